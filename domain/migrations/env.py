@@ -1,0 +1,32 @@
+"""Alembic environment: runs migrations on the connection `domain.migrate` hands it."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import domain.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from domain.types import ScaledDecimal
+
+
+def render_item(kind: str, item: object, autogen_context: object) -> str | bool:
+    # A scaled decimal is an integer in the database; migrations should say so plainly.
+    if kind == "type" and isinstance(item, ScaledDecimal):
+        return "sa.BigInteger()"
+    return False
+
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through domain.migrate, which supplies the connection")
+
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+    render_item=render_item,
+)
+with context.begin_transaction():
+    context.run_migrations()

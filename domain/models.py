@@ -1,0 +1,184 @@
+"""The tables: tenants and their configuration versions, customers, accounts, meters, money.
+
+Every row that belongs to a utility carries `tenant_id`, and every natural key is
+unique per tenant, so that queries scoped to one tenant never see another's data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from domain.types import ScaledDecimal
+
+MONEY_SCALE = 2
+VOLUME_SCALE = 3
+READING_SCALE = 4
+TARIFF_SCALE = 4
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(ScaledDecimal(MONEY_SCALE), nullable=nullable))
+
+
+class Tenant(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, unique=True)
+    # The configuration version the live site serves.
+    published_version: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TenantConfigVersion(SQLModel, table=True):
+    """A saved configuration: drafts, the published one and every earlier one, kept for rollback."""
+
+    __tablename__ = "tenant_config_version"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    version: int
+    config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200, default="")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    kind: str = Field(max_length=20, default="individual")  # individual | legal
+    full_name: str = Field(max_length=200, default="")
+    company_name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=20)
+    password_hash: str | None = Field(default=None, max_length=200)
+    must_change_password: bool = False
+    locale: str | None = Field(default=None, max_length=16)
+    status: str = Field(max_length=20, default="active")  # pending | active | locked
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomerIdentifier(SQLModel, table=True):
+    """Every identifier a customer signs in with, stored normalised; unique per tenant and kind."""
+
+    __tablename__ = "customer_identifier"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str = Field(max_length=40)
+    value: str = Field(max_length=320)
+
+
+class Account(SQLModel, table=True):
+    """A billing account (лицевой счёт, 户号, contract) as the utility's billing system knows it."""
+
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    number: str = Field(max_length=40)
+    kind: str = Field(max_length=20, default="individual")
+    holder_name: str = Field(max_length=300)
+    holder_national_id: str | None = Field(default=None, max_length=20)
+    holder_phone: str | None = Field(default=None, max_length=20)
+    street: str | None = Field(default=None, max_length=200)
+    house: str | None = Field(default=None, max_length=20)
+    building: str | None = Field(default=None, max_length=20)
+    apartment: str | None = Field(default=None, max_length=20)
+    contract_number: str | None = Field(default=None, max_length=40)
+    status: str = Field(max_length=20, default="active")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AccountLink(SQLModel, table=True):
+    """A customer's claim on an account, with the nickname they gave it."""
+
+    __tablename__ = "account_link"
+    __table_args__ = (UniqueConstraint("customer_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    account_id: int = Field(foreign_key="account.id", index=True)
+    nickname: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Meter(SQLModel, table=True):
+    __table_args__ = (Index("ix_meter_tenant_account", "tenant_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    service: str = Field(max_length=30)  # cold_water | hot_water | gas | heat
+    factory_number: str | None = Field(default=None, max_length=40)
+    state: str = Field(max_length=20, default="installed")  # installed | removed
+    verification_due: date | None = None
+    decimals: int = 3
+    is_heat_meter: bool = False
+
+
+class Reading(SQLModel, table=True):
+    """One value per meter and billing period; a second submission updates it."""
+
+    __table_args__ = (UniqueConstraint("meter_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    meter_id: int = Field(foreign_key="meter.id")
+    period: date  # first day of the billing month
+    value: Decimal = Field(sa_column=Column(ScaledDecimal(READING_SCALE), nullable=False))
+    taken_on: date
+    source: str = Field(max_length=20, default="customer")  # customer | billing | staff | anonymous
+    status: str = Field(max_length=20, default="accepted")  # processing | accepted | rejected
+    rejection_reason: str | None = Field(default=None, max_length=200)
+    submitted_at: datetime = Field(default_factory=utcnow)
+
+
+class Charge(SQLModel, table=True):
+    """A line of a bill: what one service cost one account in one period."""
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "account_id", "period", "service"),
+        Index("ix_charge_account_period", "account_id", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    period: date
+    service: str = Field(max_length=30)
+    recipient: str = Field(max_length=200, default="")
+    tariff_group: str = Field(max_length=20, default="")
+    volume: Decimal = Field(sa_column=Column(ScaledDecimal(VOLUME_SCALE), nullable=False))
+    tariff: Decimal = Field(sa_column=Column(ScaledDecimal(TARIFF_SCALE), nullable=False))
+    vat_percent: Decimal = Field(sa_column=Column(ScaledDecimal(MONEY_SCALE), nullable=False))
+    amount: Decimal = _money()
+
+
+class Payment(SQLModel, table=True):
+    """Money received; the provider's reference makes a repeated notice a no-op."""
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "reference"),
+        Index("ix_payment_account_paid", "account_id", "paid_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    paid_at: datetime
+    amount: Decimal = _money()
+    purpose: str = Field(max_length=40, default="")
+    provider: str = Field(max_length=40)
+    reference: str = Field(max_length=100)

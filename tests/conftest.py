@@ -1,0 +1,91 @@
+"""Shared fixtures: a migrated database per backend, the real app, an HTTP client on it.
+
+Every test that takes `portal_settings` runs on SQLite, and again on PostgreSQL when
+PORTAL_TEST_DATABASE_URL is set. Tests go through HTTP and the real app: nothing of
+ours is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from domain.db import create_sync_engine
+from domain.demo import load_demo_data
+from domain.migrate import upgrade
+from domain.tenancy import install_presets, published_configs
+from tenants.loader import load_presets
+from web.settings import Settings
+
+POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+# A fixed "today" so demo data and every date on a page are the same on every run.
+DEMO_TODAY = date(2026, 11, 21)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_sync_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+async def _seed(url: str) -> None:
+    from domain.db import Database
+
+    database = Database(url)
+    async with database.session() as session:
+        await install_presets(session, load_presets())
+        await load_demo_data(session, await published_configs(session), today=DEMO_TODAY)
+    await database.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database holding the six presets and their demo data."""
+    if request.param == "postgresql":
+        assert POSTGRES_URL
+        _reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite3'}"
+    upgrade(url)
+    asyncio.run(_seed(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def portal_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, base_domain="localhost",
+                    secret_key="test-secret-key-0123456789", demo=True)
+
+
+@pytest.fixture
+async def client(portal_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real app (lifespan included) in this process."""
+    from web.app import create_app
+
+    app = create_app(portal_settings)
+    portal = app.portal  # type: ignore[attr-defined]
+    await portal.reload_tenants()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        yield http
+    await portal.database.dispose()
+
+
+def tenant_url(slug: str, path: str = "/") -> str:
+    return f"http://{slug}.localhost{path}"
+
+
+@pytest.fixture
+def preset_slugs() -> Iterator[list[str]]:
+    yield sorted(path.stem for path in Path("tenants/presets").glob("*.toml"))

@@ -1,0 +1,114 @@
+"""The `portal` command: serve, worker, migrate, and the translators' `i18n` tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from domain.db import Database
+from domain.demo import DemoSignIn, load_demo_data
+from domain.migrate import upgrade
+from domain.tenancy import install_presets, published_configs
+from tenants.loader import ConfigError, load_presets
+from web import catalogs
+from web.settings import Settings
+
+
+def _configure_logging() -> None:
+    # One line per event on stderr; request lines are JSON (see web.gateway).
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def prepare_database(settings: Settings) -> list[DemoSignIn]:
+    """Migrate, install the presets, and on first start load the demo data."""
+    presets = load_presets()
+    await asyncio.to_thread(upgrade, settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            await install_presets(session, presets)
+            if not settings.demo:
+                return []
+            tenants = await published_configs(session)
+            return await load_demo_data(session, tenants)
+    finally:
+        await database.dispose()
+
+
+def _print_welcome(settings: Settings, host: str, port: int, sign_ins: list[DemoSignIn]) -> None:
+    suffix = "" if port == 80 else f":{port}"
+    presets = load_presets()
+    print(f"Portal on http://{settings.base_domain}{suffix}/ (listening on {host}:{port})")
+    for config in presets:
+        print(f"  {config.slug:18} http://{config.slug}.{settings.base_domain}{suffix}/")
+    if sign_ins:
+        print("Demo sign-ins (loaded now, on an empty database):")
+        for entry in sign_ins:
+            label = entry.identifier.label.get("en")
+            note = f" [{entry.note}]" if entry.note else ""
+            print(f"  {entry.slug:18} {label}: {entry.value}  password: {entry.password}{note}")
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from web.app import create_app
+
+    try:
+        sign_ins = asyncio.run(prepare_database(settings))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    _print_welcome(settings, host, port, sign_ins)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
+                log_config=None, proxy_headers=True, server_header=False)
+    return 0
+
+
+def worker(settings: Settings) -> int:
+    # Nothing is queued yet: the outbox (mail and SMS) arrives with sign-in and registration.
+    print("portal worker: no outbox exists yet; there is nothing to deliver.", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="migrate, load presets and demo data, serve")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    commands.add_parser("worker", help="deliver the outbox (mail and SMS)")
+    commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    commands.add_parser("check-presets", help="validate the tenant presets and exit")
+    catalogs.configure_cli(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    settings = Settings.from_environment()
+    if args.command == "serve":
+        return serve(settings, args.host, args.port)
+    if args.command == "worker":
+        return worker(settings)
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        return 0
+    if args.command == "check-presets":
+        try:
+            configs = load_presets()
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"{len(configs)} presets are valid.")
+        return 0
+    return catalogs.run_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

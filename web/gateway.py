@@ -1,0 +1,187 @@
+"""The outermost layer: host → tenant → locale, security headers and the access log.
+
+It wraps the whole Litestar app rather than sitting in its middleware stack,
+because Litestar runs middleware only for matched routes, and an unknown host
+must be refused on every path, including ones that do not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenants.hosts import HostMap
+from web.i18n import LANGUAGE_COOKIE, available_locales, negotiate_locale, translator_for
+from web.rendering import base_context
+
+access_log = logging.getLogger("portal.access")
+
+# Paths served the same on every host, before any tenant is looked up.
+HOSTLESS_PREFIXES = ("/static/", "/healthz", "/readyz", "/favicon.ico")
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
+def content_security_policy(nonce: str) -> str:
+    # Scripts only from our own origin, never inline; the tenant's colours arrive in one
+    # inline <style> carrying this response's nonce.
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a mangled Cookie header is treated as no cookies
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+class Gateway:
+    """Resolves the tenant and locale for every HTTP request, then calls the app."""
+
+    def __init__(self, app: ASGIApp, host_map: Callable[[], HostMap],
+                 render_unknown_host: Callable[[dict[str, Any]], str]) -> None:
+        self.app = app
+        self.host_map = host_map
+        self.render_unknown_host = render_unknown_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        nonce = secrets.token_urlsafe(16)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["nonce"] = nonce
+        outcome: dict[str, Any] = {"status": 500}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"] = message["status"]
+                extra = self._response_headers(nonce, state)
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            path = scope["path"]
+            if path.startswith(HOSTLESS_PREFIXES):
+                await self.app(scope, receive, send_with_headers)
+                return
+            host_map = self.host_map()
+            tenant = host_map.tenant_for(host)
+            platform = tenant is None and host_map.is_platform(host)
+            self._choose_locale(state, headers, scope, tenant)
+            if tenant is None and not platform:
+                await self._unknown_host(state, scope, send_with_headers)
+                return
+            state["tenant"] = tenant
+            state["platform"] = platform
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            tenant_config = state.get("tenant")
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "host": host,
+                        "tenant": tenant_config.slug if tenant_config else None,
+                        "locale": state.get("locale"),
+                        "status": outcome["status"],
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+
+    def _choose_locale(self, state: dict[str, Any], headers: dict[str, str], scope: Scope,
+                       tenant: Any) -> None:
+        if tenant is not None:
+            enabled, default = list(tenant.locales.enabled), tenant.locales.default
+        else:
+            enabled, default = available_locales(), "en"
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        explicit = (query.get("lang") or [None])[0]
+        cookie = _cookies(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+        locale = negotiate_locale(
+            enabled=enabled,
+            default=default,
+            explicit=explicit,
+            cookie=cookie,
+            saved_preference=state.get("saved_locale"),
+            accept_language=headers.get("accept-language"),
+        )
+        state["locale"] = locale
+        state["platform_locales"] = available_locales()
+        state["remember_locale"] = explicit == locale and cookie != locale
+        state["i18n"] = translator_for(
+            locale,
+            terminology=tenant.terminology if tenant else None,
+            currency=tenant.currency if tenant else "USD",
+            timezone=tenant.timezone if tenant else "UTC",
+        )
+
+    def _response_headers(self, nonce: str, state: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"content-security-policy", content_security_policy(nonce).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if "locale" in state:
+            headers.append((b"content-language", state["locale"].replace("_", "-").encode()))
+        if state.get("remember_locale"):
+            # Host-only (no Domain attribute): one tenant's choice never leaks to another.
+            cookie = (f"{LANGUAGE_COOKIE}={state['locale']}; Path=/; Max-Age={LANGUAGE_COOKIE_AGE}; "
+                      "SameSite=Lax")
+            headers.append((b"set-cookie", cookie.encode()))
+        return headers
+
+    async def _unknown_host(self, state: dict[str, Any], scope: Scope, send: Send) -> None:
+        context = base_context(
+            i18n=state["i18n"],
+            path=scope["path"],
+            nonce=state["nonce"],
+            tenant=None,
+            locales=state["platform_locales"],
+            demo=False,
+        )
+        body = self.render_unknown_host(context).encode("utf-8")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 404,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

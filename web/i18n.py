@@ -1,0 +1,217 @@
+"""Languages at run time: loading catalogs, choosing a locale per request, formatting.
+
+Catalogs are read from the `.po` files directly, so a fresh checkout needs no
+compile step; a catalog that cannot be read is logged and replaced by the source
+strings, so a translator's typo never takes a page down.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+import io
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+from babel.support import NullTranslations, Translations
+
+from web.settings import PROJECT_ROOT
+
+SOURCE_LOCALE = "en"
+TRANSLATIONS = PROJECT_ROOT / "translations"
+LANGUAGE_COOKIE = "lang"
+
+log = logging.getLogger("portal.i18n")
+
+# Chinese written in these regions uses simplified characters.
+_SIMPLIFIED_REGIONS = {"cn", "sg", "my"}
+_TRADITIONAL_REGIONS = {"tw", "hk", "mo"}
+
+
+def available_locales(directory: Path = TRANSLATIONS) -> list[str]:
+    """The source locale and every locale with a catalog; adding one needs no code."""
+    found = {
+        path.parent.parent.name for path in directory.glob("*/LC_MESSAGES/messages.po")
+    }
+    return sorted(found | {SOURCE_LOCALE})
+
+
+def load_catalog(locale: str, directory: Path = TRANSLATIONS) -> NullTranslations:
+    path = directory / locale / "LC_MESSAGES" / "messages.po"
+    if locale == SOURCE_LOCALE or not path.exists():
+        return NullTranslations()
+    try:
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=locale, abort_invalid=True)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog, use_fuzzy=False)
+        compiled.seek(0)
+        return Translations(fp=compiled, domain="messages")
+    except Exception as error:  # any fault in a catalog falls back to the source strings
+        log.error("catalog %s could not be loaded, using source strings: %s", path, error)
+        return NullTranslations()
+
+
+@cache
+def catalogs() -> Mapping[str, NullTranslations]:
+    return {locale: load_catalog(locale) for locale in available_locales()}
+
+
+# --- negotiation -------------------------------------------------------------
+
+_TAG = re.compile(r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$|^\*$")
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Language tags by preference; malformed parts are skipped, never an error."""
+    if not header:
+        return []
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header[:1000].split(",")):
+        pieces = [piece.strip() for piece in part.split(";")]
+        tag = pieces[0]
+        if not tag or not _TAG.match(tag):
+            continue
+        quality = 1.0
+        for parameter in pieces[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = -1.0
+        if 0 < quality <= 1:
+            weighted.append((-quality, position, tag))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def match_locale(tag: str, enabled: Iterable[str]) -> str | None:
+    """The enabled locale a language tag asks for: zh, zh-CN, zh-Hans, zh-SG → zh_Hans."""
+    subtags = [piece.lower() for piece in re.split(r"[-_]", tag.strip()) if piece]
+    if not subtags:
+        return None
+    language = subtags[0]
+    script = next((s for s in subtags[1:] if len(s) == 4 and s.isalpha()), None)
+    region = next((s for s in subtags[1:] if len(s) == 2 and s.isalpha()), None)
+    if language == "zh" and script is None:
+        script = "hant" if region in _TRADITIONAL_REGIONS else "hans"
+    for locale in enabled:
+        parts = locale.lower().split("_")
+        if parts[0] != language:
+            continue
+        locale_script = next((p for p in parts[1:] if len(p) == 4), None)
+        if locale_script is None or script is None or locale_script == script:
+            return locale
+    return None
+
+
+def negotiate_locale(
+    *,
+    enabled: list[str],
+    default: str,
+    explicit: str | None = None,
+    cookie: str | None = None,
+    saved_preference: str | None = None,
+    accept_language: str | None = None,
+) -> str:
+    """Pick the locale: switcher choice (query, then cookie) → saved → browser → tenant default."""
+    for choice in (explicit, cookie, saved_preference):
+        if choice and choice in enabled:
+            return choice
+    for tag in parse_accept_language(accept_language):
+        if tag == "*":
+            return default
+        matched = match_locale(tag, enabled)
+        if matched:
+            return matched
+    return default
+
+
+def html_lang(locale: str) -> str:
+    """BCP 47 form for `<html lang>`: zh_Hans → zh-Hans."""
+    return locale.replace("_", "-")
+
+
+# --- the per-request translator ---------------------------------------------------
+
+
+@dataclass
+class Translator:
+    """Everything a template needs to speak one locale for one tenant."""
+
+    locale: str
+    catalog: NullTranslations = field(default_factory=NullTranslations)
+    terminology: Mapping[str, str] = field(default_factory=dict)
+    currency: str = "USD"
+    timezone: str = "UTC"
+
+    def gettext(self, message: str) -> str:
+        # A tenant's own word for a term wins over the shared catalog.
+        if message in self.terminology:
+            return self.terminology[message]
+        return self.catalog.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        return self.catalog.ngettext(singular, plural, count)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self.catalog.pgettext(context, message)
+
+    @property
+    def babel_locale(self) -> Locale:
+        return _babel_locale(self.locale)
+
+    def money(self, amount: Decimal) -> str:
+        return format_currency(amount, self.currency, locale=self.babel_locale)
+
+    def number(self, value: Decimal | int | float, decimals: int | None = None) -> str:
+        if decimals is None:
+            return format_decimal(value, locale=self.babel_locale)
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(value, format=pattern, locale=self.babel_locale)
+
+    def date(self, value: date, format: str = "medium") -> str:
+        return format_date(value, format=format, locale=self.babel_locale)
+
+    def datetime(self, value: datetime, format: str = "medium") -> str:
+        return format_datetime(value, format=format, tzinfo=ZoneInfo(self.timezone),
+                               locale=self.babel_locale)
+
+    def language_name(self, locale: str) -> str:
+        """A language named in itself, as a switcher should show it: 中文, Русский, Қазақ тілі."""
+        return language_autonym(locale)
+
+
+@cache
+def _babel_locale(locale: str) -> Locale:
+    return Locale.parse(locale)
+
+
+@cache
+def language_autonym(locale: str) -> str:
+    name = Locale.parse(locale).get_display_name(locale) or locale
+    return name[:1].upper() + name[1:]
+
+
+def translator_for(
+    locale: str, *, terminology: Mapping[str, Mapping[str, str]] | None = None,
+    currency: str = "USD", timezone: str = "UTC",
+) -> Translator:
+    return Translator(
+        locale=locale,
+        catalog=catalogs().get(locale, gettext_module.NullTranslations()),  # type: ignore[arg-type]
+        terminology=(terminology or {}).get(locale, {}),
+        currency=currency,
+        timezone=timezone,
+    )

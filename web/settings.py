@@ -1,0 +1,59 @@
+"""Settings in one typed object, read once from the PORTAL_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where data lives: a SQLite file under ./var/ by default, PostgreSQL in production.
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'portal.sqlite3'}"
+    # Tenants answer on <slug>.<base_domain>; the bare base domain is the platform page.
+    base_domain: str = "localhost"
+    # Signs cookies and tokens; a random one per process is only fine for a demo.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Outgoing mail; without a host, mail and SMS wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: bool = False
+    mail_from: str = "portal@localhost"
+    # Shared sessions and rate-limit counters for many processes (optional; else the database).
+    redis_url: str | None = None
+    # Load demo tenants and customers on an empty database and expose /_dev pages.
+    demo: bool = True
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("PORTAL_DATABASE_URL") or defaults.database_url,
+            base_domain=(env.get("PORTAL_BASE_DOMAIN") or defaults.base_domain).lower(),
+            secret_key=env.get("PORTAL_SECRET_KEY") or defaults.secret_key,
+            smtp_host=env.get("PORTAL_SMTP_HOST") or None,
+            smtp_port=int(env.get("PORTAL_SMTP_PORT") or defaults.smtp_port),
+            smtp_username=env.get("PORTAL_SMTP_USERNAME") or None,
+            smtp_password=env.get("PORTAL_SMTP_PASSWORD") or None,
+            smtp_tls=_flag(env.get("PORTAL_SMTP_TLS"), False),
+            mail_from=env.get("PORTAL_MAIL_FROM") or defaults.mail_from,
+            redis_url=env.get("PORTAL_REDIS_URL") or None,
+            demo=_flag(env.get("PORTAL_DEMO"), True),
+        )
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
