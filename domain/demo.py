@@ -48,16 +48,43 @@ CENT = Decimal("0.01")
 # name pools by country: (family name, given name)
 _PEOPLE = {
     "CN": [("王", "秀英"), ("李", "伟"), ("张", "敏"), ("刘", "洋"), ("陈", "静"), ("杨", "磊")],
-    "KZ": [("Ахметов", "Ерлан"), ("Жумабаева", "Айгуль"), ("Сериков", "Данияр"),
-           ("Нурланова", "Динара"), ("Касымов", "Арман"), ("Омарова", "Сауле")],
-    "default": [("Иванов", "Сергей"), ("Петренко", "Ольга"), ("Смирнова", "Анна"),
-                ("Коваленко", "Андрей"), ("Кузнецов", "Дмитрий"), ("Морозова", "Елена")],
+    "KZ": [
+        ("Ахметов", "Ерлан"),
+        ("Жумабаева", "Айгуль"),
+        ("Сериков", "Данияр"),
+        ("Нурланова", "Динара"),
+        ("Касымов", "Арман"),
+        ("Омарова", "Сауле"),
+    ],
+    "default": [
+        ("Иванов", "Сергей"),
+        ("Петренко", "Ольга"),
+        ("Смирнова", "Анна"),
+        ("Коваленко", "Андрей"),
+        ("Кузнецов", "Дмитрий"),
+        ("Морозова", "Елена"),
+    ],
 }
-_LATIN = {"Иванов": "ivanov", "Петренко": "petrenko", "Смирнова": "smirnova",
-          "Коваленко": "kovalenko", "Кузнецов": "kuznetsov", "Морозова": "morozova",
-          "Ахметов": "akhmetov", "Жумабаева": "zhumabaeva", "Сериков": "serikov",
-          "Нурланова": "nurlanova", "Касымов": "kasymov", "Омарова": "omarova",
-          "王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "chen", "杨": "yang"}
+_LATIN = {
+    "Иванов": "ivanov",
+    "Петренко": "petrenko",
+    "Смирнова": "smirnova",
+    "Коваленко": "kovalenko",
+    "Кузнецов": "kuznetsov",
+    "Морозова": "morozova",
+    "Ахметов": "akhmetov",
+    "Жумабаева": "zhumabaeva",
+    "Сериков": "serikov",
+    "Нурланова": "nurlanova",
+    "Касымов": "kasymov",
+    "Омарова": "omarova",
+    "王": "wang",
+    "李": "li",
+    "张": "zhang",
+    "刘": "liu",
+    "陈": "chen",
+    "杨": "yang",
+}
 _STREETS = {
     "CN": ["松陵镇中山北路", "鲈乡南路", "开平路"],
     "KZ": ["проспект Абая", "улица Толе би", "улица Жандосова"],
@@ -101,8 +128,9 @@ class DemoGenerator:
 
     # --- identifiers ------------------------------------------------------------
 
-    def value_for(self, identifier: Identifier, index: int, person: tuple[str, str],
-                  known: dict[str, str]) -> str:
+    def value_for(
+        self, identifier: Identifier, index: int, person: tuple[str, str], known: dict[str, str]
+    ) -> str:
         spec = identifier.spec
         if identifier.name in known:
             return known[identifier.name]
@@ -113,7 +141,10 @@ class DemoGenerator:
         if isinstance(spec, PrefixedKind):
             return spec.prefix + known[spec.of]
         if isinstance(spec, LegacyLoginKind):
-            return spec.digits_prefix + f"{self.rng.randrange(10**spec.digits_tail):0{spec.digits_tail}d}"
+            return (
+                spec.digits_prefix
+                + f"{self.rng.randrange(10**spec.digits_tail):0{spec.digits_tail}d}"
+            )
         if isinstance(spec, PhoneKind):
             return self._phone(spec.region, index)
         if isinstance(spec, EmailKind):
@@ -129,6 +160,8 @@ class DemoGenerator:
 
     def _phone(self, region: str, index: int) -> str:
         example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None:
+            raise ValueError(f"no example mobile number for region {region}")
         national = str(example.national_number)
         for attempt in range(100):
             tail = f"{(index * 7919 + attempt * 31 + 1234) % 10000:04d}"
@@ -138,7 +171,9 @@ class DemoGenerator:
         return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
 
     def _national_id(self, scheme: str, index: int) -> str:
-        birth = date(1950 + self.rng.randrange(50), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
+        birth = date(
+            1950 + self.rng.randrange(50), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28)
+        )
         if scheme == "cn_resident_id":
             return national_ids.generate_cn_resident_id(birth, sequence=100 + index)
         if scheme == "kz_bin":
@@ -167,20 +202,24 @@ class DemoGenerator:
         )
 
     def meters(self, account_id: int, index: int) -> list[Meter]:
-        services = {"water": ["cold_water", "hot_water"], "gas": ["gas"]}.get(self.config.utility, [])
+        services = {"water": ["cold_water", "hot_water"], "gas": ["gas"]}.get(
+            self.config.utility, []
+        )
         meters = []
         for position, service in enumerate(services):
             removed = index == 3 and position == 1  # one removed meter, as the seeds show
             no_number = index == 4 and position == 0  # and one without a factory number
-            meters.append(Meter(
-                tenant_id=self.tenant_id,
-                account_id=account_id,
-                service=service,
-                factory_number=None if no_number else f"{self.rng.randrange(10**7, 10**8)}",
-                state="removed" if removed else "installed",
-                verification_due=self.today + timedelta(days=self.rng.randrange(-60, 1500)),
-                decimals=3,
-            ))
+            meters.append(
+                Meter(
+                    tenant_id=self.tenant_id,
+                    account_id=account_id,
+                    service=service,
+                    factory_number=None if no_number else f"{self.rng.randrange(10**7, 10**8)}",
+                    state="removed" if removed else "installed",
+                    verification_due=self.today + timedelta(days=self.rng.randrange(-60, 1500)),
+                    decimals=3,
+                )
+            )
         return meters
 
     def history(self, account_id: int, meters: list[Meter]) -> tuple[list[Reading], list[Charge]]:
@@ -197,34 +236,58 @@ class DemoGenerator:
                 use += Decimal(self.rng.randrange(1000)) / 1000
                 value += use
                 if meter.state == "installed" and meter.factory_number:
-                    readings.append(Reading(
-                        tenant_id=self.tenant_id, meter_id=meter.id or 0, period=period,  # type: ignore[arg-type]
-                        value=value, taken_on=period + timedelta(days=self.rng.randrange(0, 5)),
-                        source="customer" if back % 2 else "billing", status="accepted",
-                    ))
-                totals[(period, meter.service)] = totals.get((period, meter.service), Decimal(0)) + use
+                    readings.append(
+                        Reading(
+                            tenant_id=self.tenant_id,
+                            meter_id=meter.id or 0,
+                            period=period,
+                            value=value,
+                            taken_on=period + timedelta(days=self.rng.randrange(0, 5)),
+                            source="customer" if back % 2 else "billing",
+                            status="accepted",
+                        )
+                    )
+                totals[(period, meter.service)] = (
+                    totals.get((period, meter.service), Decimal(0)) + use
+                )
                 if self.config.utility == "water":
                     key = (period, "sewerage")
                     totals[key] = totals.get(key, Decimal(0)) + use
         for (period, service), volume in sorted(totals.items()):
             tariff = Decimal(tariffs.get(service, "10"))
             amount = (volume * tariff * (1 + vat / 100)).quantize(CENT, ROUND_HALF_UP)
-            charges.append(Charge(
-                tenant_id=self.tenant_id, account_id=account_id, period=period, service=service,
-                recipient=self.config.name(self.config.locales.default), tariff_group="3",
-                volume=volume, tariff=tariff, vat_percent=vat, amount=amount,
-            ))
+            charges.append(
+                Charge(
+                    tenant_id=self.tenant_id,
+                    account_id=account_id,
+                    period=period,
+                    service=service,
+                    recipient=self.config.name(self.config.locales.default),
+                    tariff_group="3",
+                    volume=volume,
+                    tariff=tariff,
+                    vat_percent=vat,
+                    amount=amount,
+                )
+            )
         return readings, charges
 
     def broadband_charges(self, account_id: int) -> list[Charge]:
         assert self.config.broadband is not None
         plan = self.config.broadband.plans[0]
         return [
-            Charge(tenant_id=self.tenant_id, account_id=account_id,
-                   period=month_start(self.today, back), service="broadband",
-                   recipient=self.config.name(self.config.locales.default), tariff_group=plan.key,
-                   volume=Decimal(1), tariff=plan.fee, vat_percent=Decimal(_VAT.get(self.config.currency, "0")),
-                   amount=plan.fee)
+            Charge(
+                tenant_id=self.tenant_id,
+                account_id=account_id,
+                period=month_start(self.today, back),
+                service="broadband",
+                recipient=self.config.name(self.config.locales.default),
+                tariff_group=plan.key,
+                volume=Decimal(1),
+                tariff=plan.fee,
+                vat_percent=Decimal(_VAT.get(self.config.currency, "0")),
+                amount=plan.fee,
+            )
             for back in range(MONTHS_OF_HISTORY, 0, -1)
         ]
 
@@ -239,27 +302,38 @@ class DemoGenerator:
                 continue  # leaves a debt on some accounts
             amount = due + (Decimal(50) if last and index % 3 == 1 else 0)  # an overpayment
             paid = datetime.combine(period + timedelta(days=40), datetime.min.time(), tzinfo=UTC)
-            payments.append(Payment(
-                tenant_id=self.tenant_id, account_id=account_id, paid_at=paid,
-                amount=amount, purpose="", provider="billing",
-                reference=f"demo-{account_id}-{period:%Y%m}",
-            ))
+            payments.append(
+                Payment(
+                    tenant_id=self.tenant_id,
+                    account_id=account_id,
+                    paid_at=paid,
+                    amount=amount,
+                    purpose="",
+                    provider="billing",
+                    reference=f"demo-{account_id}-{period:%Y%m}",
+                )
+            )
         return payments
 
 
 def _login_identifiers(config: TenantConfig, kind: str) -> list[Identifier]:
     """The sign-in identifiers a customer of this kind holds."""
-    variant_logins = {v.key: v.login_identifier for v in config.registration.variants if v.login_identifier}
+    variant_logins = {
+        v.key: v.login_identifier for v in config.registration.variants if v.login_identifier
+    }
     foreign = {name for key, name in variant_logins.items() if key != kind}
     return [i for i in config.sign_in_identifiers() if i.name not in foreign]
 
 
-async def load_demo_tenant(session: AsyncSession, tenant_id: int, config: TenantConfig,
-                           today: date, password_hash: str) -> list[DemoSignIn]:
+async def load_demo_tenant(
+    session: AsyncSession, tenant_id: int, config: TenantConfig, today: date, password_hash: str
+) -> list[DemoSignIn]:
     """Load one tenant's demo rows unless it already has accounts; returns printable sign-ins."""
-    existing = (await session.exec(
-        select(func.count()).select_from(Account).where(Account.tenant_id == tenant_id)
-    )).one()
+    existing = (
+        await session.exec(
+            select(func.count()).select_from(Account).where(Account.tenant_id == tenant_id)
+        )
+    ).one()
     if existing:
         return []
     generator = DemoGenerator(config, tenant_id, today)
@@ -277,22 +351,33 @@ async def load_demo_tenant(session: AsyncSession, tenant_id: int, config: Tenant
         session.add_all(meters)
         await session.flush()
         if config.has("broadband"):
-            readings, charges = [], generator.broadband_charges(account.id)
+            readings: list[Reading] = []
+            charges = generator.broadband_charges(account.id)
         else:
             readings, charges = generator.history(account.id, meters)
         session.add_all([*readings, *charges, *generator.payments(account.id, charges, index)])
         # The first three accounts belong to registered customers; the rest wait to be claimed.
         if index < 3:
             kind = "legal" if has_legal and index == 2 else "individual"
-            sign_ins.extend(await _register_customer(
-                session, generator, config, account, index, person, kind, password_hash))
+            sign_ins.extend(
+                await _register_customer(
+                    session, generator, config, account, index, person, kind, password_hash
+                )
+            )
     await session.commit()
     return sign_ins
 
 
-async def _register_customer(session: AsyncSession, generator: DemoGenerator, config: TenantConfig,
-                             account: Account, index: int, person: tuple[str, str], kind: str,
-                             password_hash: str) -> list[DemoSignIn]:
+async def _register_customer(
+    session: AsyncSession,
+    generator: DemoGenerator,
+    config: TenantConfig,
+    account: Account,
+    index: int,
+    person: tuple[str, str],
+    kind: str,
+    password_hash: str,
+) -> list[DemoSignIn]:
     known = {config.account_identifier: account.number}
     for identifier in config.identifiers:
         if isinstance(identifier.spec, DigitsKind) and identifier.name not in known:
@@ -304,35 +389,59 @@ async def _register_customer(session: AsyncSession, generator: DemoGenerator, co
         identifier.name: generator.value_for(identifier, index, person, known)
         for identifier in config.identifiers
     }
-    email = next((values[i.name] for i in config.identifiers if isinstance(i.spec, EmailKind)), None)
-    phone = next((values[i.name] for i in config.identifiers if isinstance(i.spec, PhoneKind)), None)
+    email = next(
+        (values[i.name] for i in config.identifiers if isinstance(i.spec, EmailKind)), None
+    )
+    phone = next(
+        (values[i.name] for i in config.identifiers if isinstance(i.spec, PhoneKind)), None
+    )
     customer = Customer(
-        tenant_id=generator.tenant_id, kind=kind, full_name=account.holder_name,
+        tenant_id=generator.tenant_id,
+        kind=kind,
+        full_name=account.holder_name,
         company_name=f"ТОО «Демо-{index + 1}»" if kind == "legal" else None,
-        email=email, phone=phone or account.holder_phone, password_hash=password_hash,
+        email=email,
+        phone=phone or account.holder_phone,
+        password_hash=password_hash,
     )
     session.add(customer)
     await session.flush()
     assert customer.id is not None
-    session.add(AccountLink(tenant_id=generator.tenant_id, customer_id=customer.id,
-                            account_id=account.id or 0, nickname=None))
+    session.add(
+        AccountLink(
+            tenant_id=generator.tenant_id,
+            customer_id=customer.id,
+            account_id=account.id or 0,
+            nickname=None,
+        )
+    )
     sign_in_ids = _login_identifiers(config, kind)
     for identifier in sign_in_ids:
         value = values[identifier.name]
         if isinstance(identifier.spec, LoginKind):
             value = value.casefold()
-        session.add(CustomerIdentifier(tenant_id=generator.tenant_id, customer_id=customer.id,
-                                       name=identifier.name, value=value))
+        session.add(
+            CustomerIdentifier(
+                tenant_id=generator.tenant_id,
+                customer_id=customer.id,
+                name=identifier.name,
+                value=value,
+            )
+        )
     if index > 1 and kind != "legal":
         return []
     has_legal = any(variant.key == "legal" for variant in config.registration.variants)
     first = sign_in_ids[0]
-    return [DemoSignIn(config.slug, first, values[first.name], DEMO_PASSWORD,
-                       note=kind if has_legal else "")]
+    return [
+        DemoSignIn(
+            config.slug, first, values[first.name], DEMO_PASSWORD, note=kind if has_legal else ""
+        )
+    ]
 
 
-async def load_demo_data(session: AsyncSession, tenants: list[tuple[int, TenantConfig]],
-                         today: date | None = None) -> list[DemoSignIn]:
+async def load_demo_data(
+    session: AsyncSession, tenants: list[tuple[int, TenantConfig]], today: date | None = None
+) -> list[DemoSignIn]:
     today = today or date.today()
     # One hash for every demo customer: argon2 is slow on purpose.
     password_hash = hash_password(DEMO_PASSWORD)

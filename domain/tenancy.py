@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Sequence
 
-from sqlmodel import select
+from sqlalchemy import and_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import Tenant, TenantConfigVersion
@@ -40,7 +40,10 @@ async def install_presets(session: AsyncSession, presets: Sequence[TenantConfig]
         next_version = (live.version + 1) if live else 1
         session.add(
             TenantConfigVersion(
-                tenant_id=tenant.id, version=next_version, config=document, source=PRESET_SOURCE
+                tenant_id=tenant.id or 0,
+                version=next_version,
+                config=document,
+                source=PRESET_SOURCE,
             )
         )
         tenant.published_version = next_version
@@ -65,18 +68,22 @@ async def published_configs(session: AsyncSession) -> list[tuple[int, TenantConf
         select(Tenant.id, TenantConfigVersion.config)
         .join(
             TenantConfigVersion,
-            (TenantConfigVersion.tenant_id == Tenant.id)
-            & (TenantConfigVersion.version == Tenant.published_version),
+            and_(
+                col(TenantConfigVersion.tenant_id) == col(Tenant.id),
+                col(TenantConfigVersion.version) == col(Tenant.published_version),
+            ),
         )
         .order_by(Tenant.slug)
     )
-    configs = []
+    configs: list[tuple[int, TenantConfig]] = []
     for tenant_id, document in (await session.exec(statement)).all():
         try:
+            assert tenant_id is not None
             configs.append((tenant_id, validate_config(document, f"tenant {tenant_id}")))
         except ConfigError as error:
             # A stored version that no longer validates (after a schema change) must not
             # take every other tenant down; that one tenant answers 404 until it is fixed.
-            log.error("tenant %s: live configuration is invalid and is not served: %s",
-                      tenant_id, error)
+            log.error(
+                "tenant %s: live configuration is invalid and is not served: %s", tenant_id, error
+            )
     return configs

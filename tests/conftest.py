@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -58,14 +59,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite3'}"
     upgrade(url)
-    asyncio.run(_seed(url))
+    # In a thread of its own: Playwright's sync API may already run a loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _seed(url)).result()
     return url
 
 
 @pytest.fixture(scope="session")
 def portal_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, base_domain="localhost",
-                    secret_key="test-secret-key-0123456789", demo=True)
+    return Settings(
+        database_url=database_url,
+        base_domain="localhost",
+        secret_key="test-secret-key-0123456789",
+        demo=True,
+    )
 
 
 @pytest.fixture

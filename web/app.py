@@ -15,10 +15,10 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 
 from domain.db import Database
 from domain.tenancy import published_configs
@@ -55,9 +55,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if "i18n" not in request.scope.get("state", {}):
         return Response(content={"status": status}, status_code=status)
     template = "errors/not_found.html" if status == 404 else "errors/error.html"
-    return page(request, template, status_code=status, status=status).to_asgi_response(
-        request.app, request
-    )  # type: ignore[return-value]
+    return page(request, template, status_code=status, status=status)
 
 
 def create_app(settings: Settings | None = None) -> Gateway:
@@ -82,9 +80,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         ],
         lifespan=[lifespan],
         state=State({"portal": portal}),
-        template_config=TemplateConfig(
-            engine=JinjaTemplateEngine.from_environment(environment)
-        ),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="csrftoken",
@@ -94,7 +90,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
             header_name="x-csrftoken",
             exclude=["/healthz", "/readyz", "/static"],
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=500, gzip_compress_level=6
+        ),
         exception_handlers={NotFoundException: _error_page, Exception: _error_page},
         openapi_config=None,
         debug=False,

@@ -64,8 +64,15 @@ def serve(settings: Settings, host: str, port: int) -> int:
         print(error, file=sys.stderr)
         return 2
     _print_welcome(settings, host, port, sign_ins)
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
-                log_config=None, proxy_headers=True, server_header=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
     return 0
 
 

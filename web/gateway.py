@@ -62,8 +62,12 @@ def _cookies(header: str) -> dict[str, str]:
 class Gateway:
     """Resolves the tenant and locale for every HTTP request, then calls the app."""
 
-    def __init__(self, app: ASGIApp, host_map: Callable[[], HostMap],
-                 render_unknown_host: Callable[[dict[str, Any]], str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host_map: Callable[[], HostMap],
+        render_unknown_host: Callable[[dict[str, Any]], str],
+    ) -> None:
         self.app = app
         self.host_map = host_map
         self.render_unknown_host = render_unknown_host
@@ -119,14 +123,15 @@ class Gateway:
                 )
             )
 
-    def _choose_locale(self, state: dict[str, Any], headers: dict[str, str], scope: Scope,
-                       tenant: Any) -> None:
+    def _choose_locale(
+        self, state: dict[str, Any], headers: dict[str, str], scope: Scope, tenant: Any
+    ) -> None:
         if tenant is not None:
             enabled, default = list(tenant.locales.enabled), tenant.locales.default
         else:
             enabled, default = available_locales(), "en"
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        explicit = (query.get("lang") or [None])[0]
+        explicit = query["lang"][0] if query.get("lang") else None
         cookie = _cookies(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
         locale = negotiate_locale(
             enabled=enabled,
@@ -158,8 +163,10 @@ class Gateway:
             headers.append((b"content-language", state["locale"].replace("_", "-").encode()))
         if state.get("remember_locale"):
             # Host-only (no Domain attribute): one tenant's choice never leaks to another.
-            cookie = (f"{LANGUAGE_COOKIE}={state['locale']}; Path=/; Max-Age={LANGUAGE_COOKIE_AGE}; "
-                      "SameSite=Lax")
+            cookie = (
+                f"{LANGUAGE_COOKIE}={state['locale']}; Path=/; Max-Age={LANGUAGE_COOKIE_AGE}; "
+                "SameSite=Lax"
+            )
             headers.append((b"set-cookie", cookie.encode()))
         return headers
 
@@ -173,15 +180,15 @@ class Gateway:
             demo=False,
         )
         body = self.render_unknown_host(context).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 404,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        start: Any = {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+        await send(start)
+        end: Any = {"type": "http.response.body", "body": body}
+        await send(end)

@@ -41,9 +41,7 @@ _TRADITIONAL_REGIONS = {"tw", "hk", "mo"}
 
 def available_locales(directory: Path = TRANSLATIONS) -> list[str]:
     """The source locale and every locale with a catalog; adding one needs no code."""
-    found = {
-        path.parent.parent.name for path in directory.glob("*/LC_MESSAGES/messages.po")
-    }
+    found = {path.parent.parent.name for path in directory.glob("*/LC_MESSAGES/messages.po")}
     return sorted(found | {SOURCE_LOCALE})
 
 
@@ -166,7 +164,7 @@ class Translator:
         return self.catalog.ngettext(singular, plural, count)
 
     def pgettext(self, context: str, message: str) -> str:
-        return self.catalog.pgettext(context, message)
+        return str(self.catalog.pgettext(context, message))
 
     @property
     def babel_locale(self) -> Locale:
@@ -185,8 +183,9 @@ class Translator:
         return format_date(value, format=format, locale=self.babel_locale)
 
     def datetime(self, value: datetime, format: str = "medium") -> str:
-        return format_datetime(value, format=format, tzinfo=ZoneInfo(self.timezone),
-                               locale=self.babel_locale)
+        return format_datetime(
+            value, format=format, tzinfo=ZoneInfo(self.timezone), locale=self.babel_locale
+        )
 
     def language_name(self, locale: str) -> str:
         """A language named in itself, as a switcher should show it: 中文, Русский, Қазақ тілі."""
@@ -200,13 +199,16 @@ def _babel_locale(locale: str) -> Locale:
 
 @cache
 def language_autonym(locale: str) -> str:
-    name = Locale.parse(locale).get_display_name(locale) or locale
+    name = str(Locale.parse(locale).get_display_name(locale) or locale)
     return name[:1].upper() + name[1:]
 
 
 def translator_for(
-    locale: str, *, terminology: Mapping[str, Mapping[str, str]] | None = None,
-    currency: str = "USD", timezone: str = "UTC",
+    locale: str,
+    *,
+    terminology: Mapping[str, Mapping[str, str]] | None = None,
+    currency: str = "USD",
+    timezone: str = "UTC",
 ) -> Translator:
     return Translator(
         locale=locale,

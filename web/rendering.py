@@ -21,17 +21,17 @@ HTMX_FILE = "htmx-2.0.11.min.js"
 
 @pass_context
 def _gettext(context: Context, message: str) -> str:
-    return context["i18n"].gettext(message)  # type: ignore[no-any-return]
+    return context["i18n"].gettext(message)
 
 
 @pass_context
 def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return context["i18n"].ngettext(singular, plural, count)  # type: ignore[no-any-return]
+    return context["i18n"].ngettext(singular, plural, count)
 
 
 @pass_context
 def _pgettext(context: Context, message_context: str, message: str) -> str:
-    return context["i18n"].pgettext(message_context, message)  # type: ignore[no-any-return]
+    return context["i18n"].pgettext(message_context, message)
 
 
 def create_environment(templates: Path = TEMPLATES) -> Environment:
@@ -87,8 +87,9 @@ def base_context(
     }
 
 
-def page(request: Request[Any, Any, Any], template: str, status_code: int = 200,
-         **context: Any) -> Template:
+def page(
+    request: Request[Any, Any, Any], template: str, status_code: int = 200, **context: Any
+) -> Template:
     """A full page for the request's tenant and locale."""
     state = request.scope["state"]
     tenant: TenantConfig | None = state.get("tenant")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 
 import domain.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from domain.types import ScaledDecimal
 
 
-def render_item(kind: str, item: object, autogen_context: object) -> str | bool:
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # A scaled decimal is an integer in the database; migrations should say so plainly.
     if kind == "type" and isinstance(item, ScaledDecimal):
         return "sa.BigInteger()"

@@ -11,7 +11,9 @@ from tenants.loader import load_presets
 from tests.conftest import tenant_url
 
 PRESETS = {config.slug: config for config in load_presets()}
-TENANT_LOCALES = [(slug, locale) for slug, config in PRESETS.items() for locale in config.locales.enabled]
+TENANT_LOCALES = [
+    (slug, locale) for slug, config in PRESETS.items() for locale in config.locales.enabled
+]
 
 
 def html_lang(body: str) -> str:
@@ -21,7 +23,9 @@ def html_lang(body: str) -> str:
 
 
 @pytest.mark.parametrize(("slug", "locale"), TENANT_LOCALES)
-async def test_home_page_in_each_enabled_locale(client: httpx.AsyncClient, slug: str, locale: str) -> None:
+async def test_home_page_in_each_enabled_locale(
+    client: httpx.AsyncClient, slug: str, locale: str
+) -> None:
     config = PRESETS[slug]
     response = await client.get(tenant_url(slug, f"/?lang={locale}"))
     assert response.status_code == 200
@@ -55,40 +59,55 @@ async def test_default_locale_without_any_preference(client: httpx.AsyncClient, 
         ("en;q=banana", "zh-Hans"),
     ],
 )
-async def test_accept_language_on_a_chinese_tenant(client: httpx.AsyncClient, header: str, expected: str) -> None:
+async def test_accept_language_on_a_chinese_tenant(
+    client: httpx.AsyncClient, header: str, expected: str
+) -> None:
     response = await client.get(tenant_url("wujiang-water"), headers={"accept-language": header})
     assert response.status_code == 200
     assert html_lang(response.text) == expected
 
 
-async def test_language_choice_is_remembered_in_a_host_only_cookie(client: httpx.AsyncClient) -> None:
+async def test_language_choice_is_remembered_in_a_host_only_cookie(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get(tenant_url("kz-vodokanal", "/?lang=kk"))
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("lang="))
     assert cookie.startswith("lang=kk;")
     assert "domain=" not in cookie.lower()  # host-only: never sent to another tenant
-    again = await client.get(tenant_url("kz-vodokanal"), headers={"cookie": "lang=kk", "accept-language": "ru"})
+    again = await client.get(
+        tenant_url("kz-vodokanal"), headers={"cookie": "lang=kk", "accept-language": "ru"}
+    )
     assert html_lang(again.text) == "kk"
     assert not any(c.startswith("lang=") for c in again.headers.get_list("set-cookie"))
 
 
 async def test_cookie_beats_browser_but_query_beats_cookie(client: httpx.AsyncClient) -> None:
     response = await client.get(
-        tenant_url("kz-vodokanal", "/?lang=en"), headers={"cookie": "lang=kk", "accept-language": "ru"}
+        tenant_url("kz-vodokanal", "/?lang=en"),
+        headers={"cookie": "lang=kk", "accept-language": "ru"},
     )
     assert html_lang(response.text) == "en"
 
 
 @pytest.mark.parametrize("lang", ["xx", "kk", "zh_Hans", "", "../../etc", "ru%00"])
-async def test_unsupported_language_falls_back_to_tenant_default(client: httpx.AsyncClient, lang: str) -> None:
+async def test_unsupported_language_falls_back_to_tenant_default(
+    client: httpx.AsyncClient, lang: str
+) -> None:
     # ivanovo-water offers ru and en only: kk and zh_Hans are not its languages.
-    response = await client.get(tenant_url("ivanovo-water", f"/?lang={lang}"), headers={"accept-language": ""})
+    response = await client.get(
+        tenant_url("ivanovo-water", f"/?lang={lang}"), headers={"accept-language": ""}
+    )
     assert response.status_code == 200
     assert html_lang(response.text) == "ru"
     assert not any(c.startswith("lang=") for c in response.headers.get_list("set-cookie"))
 
 
-@pytest.mark.parametrize("host", ["nowhere.localhost", "wujiang-water.example.org", "localhost.evil", "a.b.localhost"])
-async def test_unknown_host_is_a_404_with_no_tenant_content(client: httpx.AsyncClient, host: str) -> None:
+@pytest.mark.parametrize(
+    "host", ["nowhere.localhost", "wujiang-water.example.org", "localhost.evil", "a.b.localhost"]
+)
+async def test_unknown_host_is_a_404_with_no_tenant_content(
+    client: httpx.AsyncClient, host: str
+) -> None:
     for path in ("/", "/contact", "/no/such/page"):
         response = await client.get(f"http://{host}{path}")
         assert response.status_code == 404
@@ -98,7 +117,10 @@ async def test_unknown_host_is_a_404_with_no_tenant_content(client: httpx.AsyncC
         assert "<html lang=" in response.text
 
 
-@pytest.mark.parametrize("host", ["WUJIANG-WATER.LOCALHOST", "wujiang-water.localhost:8000", "Wujiang-Water.Localhost.:80"])
+@pytest.mark.parametrize(
+    "host",
+    ["WUJIANG-WATER.LOCALHOST", "wujiang-water.localhost:8000", "Wujiang-Water.Localhost.:80"],
+)
 async def test_host_case_and_port_are_ignored(client: httpx.AsyncClient, host: str) -> None:
     response = await client.get("/", headers={"host": host})
     assert response.status_code == 200
@@ -144,7 +166,9 @@ async def test_security_headers_and_no_inline_script(client: httpx.AsyncClient) 
     assert nonce and f'nonce="{nonce.group(1)}"' in response.text
 
 
-async def test_pages_work_without_javascript_by_linking_languages(client: httpx.AsyncClient) -> None:
+async def test_pages_work_without_javascript_by_linking_languages(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get(tenant_url("kz-vodokanal"))
     for code in ("ru", "kk", "en"):
         assert f'href="/?lang={code}"' in response.text

@@ -24,7 +24,9 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             await connection.execute(text("SELECT 1"))
             current = await connection.run_sync(current_revision)
     except Exception as error:  # any database fault means "not ready", never a 500
-        return Response({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+        return Response(
+            {"status": "unavailable", "database": type(error).__name__}, status_code=503
+        )
     if current != expected:
         body = {"status": "migrations pending", "current": current, "expected": expected}
         return Response(body, status_code=503)

@@ -25,10 +25,17 @@ def home(request: Request[Any, Any, Any]) -> Template:
         portal = request.app.state.portal
         port = request.url.port
         suffix = f":{port}" if port and port not in (80, 443) else ""
-        tenants = [
-            {"config": config, "url": f"{request.url.scheme}://{config.slug}.{portal.settings.base_domain}{suffix}/"}
-            for config in portal.host_map.tenants()
-        ] if portal.settings.demo else []
+        tenants = (
+            [
+                {
+                    "config": config,
+                    "url": f"{request.url.scheme}://{config.slug}.{portal.settings.base_domain}{suffix}/",
+                }
+                for config in portal.host_map.tenants()
+            ]
+            if portal.settings.demo
+            else []
+        )
         return page(request, "platform.html", tenants=tenants)
     tenant = _tenant(request)
     return page(request, "home.html", readings_advice=tenant.readings.advice)
