@@ -17,6 +17,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import national_ids
+from domain.identifiers import login_key
 from domain.models import (
     Account,
     AccountLink,
@@ -207,7 +208,9 @@ class DemoGenerator:
         )
         meters = []
         for position, service in enumerate(services):
-            removed = index == 3 and position == 1  # one removed meter, as the seeds show
+            removed = (
+                index == 3 and position == len(services) - 1
+            )  # a removed meter, as in seed 004
             no_number = index == 4 and position == 0  # and one without a factory number
             meters.append(
                 Meter(
@@ -419,7 +422,7 @@ async def _register_customer(
     for identifier in sign_in_ids:
         value = values[identifier.name]
         if isinstance(identifier.spec, LoginKind):
-            value = value.casefold()
+            value = login_key(value)
         session.add(
             CustomerIdentifier(
                 tenant_id=generator.tenant_id,

@@ -114,7 +114,8 @@ def _digits(spec: DigitsKind, text: str) -> str:
     value = _without_separators(text)
     if not _DIGITS.fullmatch(value):
         raise InvalidIdentifier("not_digits")
-    if len(value) != spec.length:
+    shortest, longest = spec.bounds
+    if not shortest <= len(value) <= longest:
         raise InvalidIdentifier("wrong_length")
     if not value.startswith(spec.prefix):
         raise InvalidIdentifier("wrong_prefix")

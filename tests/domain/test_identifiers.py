@@ -541,3 +541,12 @@ def test_detect_never_raises_and_agrees_with_normalize(tenant: list[Identifier],
 @given(st.text())
 def test_login_key_is_idempotent(value: str) -> None:
     assert login_key(login_key(value)) == login_key(value)
+
+
+def test_digits_within_bounds() -> None:
+    spec = DigitsKind(kind="digits", min_length=1, max_length=8)
+    assert normalize(spec, "123") == "123"
+    assert normalize(spec, "2666") == "2666"
+    with pytest.raises(InvalidIdentifier) as raised:
+        normalize(spec, "123456789")
+    assert raised.value.reason == "wrong_length"

@@ -1,0 +1,51 @@
+"""The first load of every page stays within 30 KB compressed, all assets included."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tenants.loader import load_presets
+from tests.conftest import tenant_url
+from web.rendering import HTMX_FILE
+
+BUDGET_BYTES = 30 * 1024
+PAGES = [(config.slug, path) for config in load_presets() for path in ("/", "/contact", "/missing")]
+
+
+async def _compressed_size(client: httpx.AsyncClient, url: str) -> int:
+    response = await client.get(url, headers={"accept-encoding": "gzip"})
+    assert response.status_code in (200, 404), url
+    return response.num_bytes_downloaded
+
+
+@pytest.mark.parametrize(("slug", "path"), PAGES)
+async def test_first_load_within_budget(client: httpx.AsyncClient, slug: str, path: str) -> None:
+    page_url = tenant_url(slug, path)
+    total = await _compressed_size(client, page_url)
+    html = (await client.get(page_url)).text
+    assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html))
+    assert any(HTMX_FILE in asset for asset in assets)
+    for asset in assets:
+        total += await _compressed_size(client, tenant_url(slug, asset))
+    assert total <= BUDGET_BYTES, f"{page_url}: {total} bytes compressed"
+
+
+async def test_static_assets_are_compressed(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        tenant_url("kz-vodokanal", f"/static/vendor/{HTMX_FILE}"),
+        headers={"accept-encoding": "gzip"},
+    )
+    assert response.headers.get("content-encoding") == "gzip"
+
+
+def test_vendored_htmx_matches_its_recorded_checksum() -> None:
+    vendored = Path("static/vendor") / HTMX_FILE
+    digest = hashlib.sha256(vendored.read_bytes()).hexdigest()
+    note = (Path("static/vendor") / "README.md").read_text(encoding="utf-8")
+    assert HTMX_FILE in note and digest in note
+    assert re.fullmatch(r"htmx-2\.0\.\d+\.min\.js", HTMX_FILE)
