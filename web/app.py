@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
 from domain.db import Database
+from domain.delivery import Senders, run_worker
 from domain.tenancy import published_configs
 from tenants.hosts import HostMap
 from web.gateway import Gateway
 from web.rendering import create_environment, page
-from web.routes import health, pages
+from web.routes import dev, health, i18n_status, pages
 from web.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger("portal")
@@ -67,15 +69,28 @@ def create_app(settings: Settings | None = None) -> Gateway:
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         await portal.reload_tenants()
+        # The embedded default delivers the outbox in-process; `portal worker` does the
+        # same from a process of its own, and any number of them may run side by side.
+        stop_outbox = asyncio.Event()
+        outbox_worker = asyncio.create_task(
+            run_worker(portal.database, Senders.from_settings(settings), stop_outbox),
+            name="outbox-worker",
+        )
         try:
             yield
         finally:
+            # A round in progress is finished; wait_for cancels it only if it overruns.
+            stop_outbox.set()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(outbox_worker, timeout=45)
             await portal.database.dispose()
 
     app = Litestar(
         route_handlers=[
             *pages.routes,
             *health.routes,
+            *i18n_status.routes,
+            *dev.routes,
             create_static_files_router(path="/static", directories=[STATIC], name="static"),
         ],
         lifespan=[lifespan],

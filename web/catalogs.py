@@ -31,6 +31,8 @@ DOMAIN = "messages"
 # English is the language of the source strings; en.po exists so English can be
 # listed like any other locale, and its msgstrs stay empty.
 SOURCE_LOCALE = "en"
+# The languages the portal promises; `check` fails when one of them has no catalog at all.
+SHIPPED_LOCALES = ("kk", "ru", "zh_Hans")
 
 # --- what is extracted, and how ----------------------------------------------
 
@@ -196,7 +198,7 @@ def write_pot(root: Path | None = None) -> bool:
 # --- read ----------------------------------------------------------------------
 
 
-def _read(path: Path, root: Path) -> tuple[Catalog | None, list[Problem]]:
+def read_catalog(path: Path, root: Path) -> tuple[Catalog | None, list[Problem]]:
     """Parse a .po/.pot file; a fault in it comes back as a Problem, never as a traceback."""
     relative = _relative(path, root)
     data = path.read_bytes()
@@ -233,7 +235,7 @@ def _po_fault(text: str, lineno: int) -> str:
 def _read_or_raise(path: Path, root: Path) -> Catalog:
     if not path.exists():
         raise CatalogError(f"{_relative(path, root)} does not exist; run `portal i18n extract`")
-    catalog, problems = _read(path, root)
+    catalog, problems = read_catalog(path, root)
     if catalog is None:
         raise CatalogError(f"cannot read {_relative(path, root)}", problems)
     return catalog
@@ -305,16 +307,22 @@ def check(root: Path | None = None, *, use_msgfmt: bool = True) -> list[Problem]
     if not pot.exists():
         problems.append(Problem(_relative(pot, root), 1, "missing; run `portal i18n extract`"))
     else:
-        template, read_problems = _read(pot, root)
+        template, read_problems = read_catalog(pot, root)
         problems += read_problems
         if template is not None:
             unreadable = {problem.path.as_posix() for problem in problems}
             problems += _stale_template(fresh, template, _relative(pot, root), unreadable)
-    for locale in locales(root):
+    present = locales(root)
+    for locale in SHIPPED_LOCALES:
+        if locale not in present:
+            path = _relative(po_path(root, locale), root)
+            fault = f"missing: {locale} is a shipped language and has no catalog"
+            problems.append(Problem(path, 1, f"{fault}; run `portal i18n add-locale {locale}`"))
+    for locale in present:
         problems += _check_locale(root, locale, template)
     msgfmt = shutil.which("msgfmt") if use_msgfmt else None
     if msgfmt:
-        for locale in locales(root):
+        for locale in present:
             problems += _run_msgfmt(msgfmt, root, po_path(root, locale))
     return sorted(set(problems))
 
@@ -354,7 +362,7 @@ def _stale_template(
 def _check_locale(root: Path, locale: str, template: Catalog | None) -> list[Problem]:
     path = po_path(root, locale)
     relative = _relative(path, root)
-    catalog, problems = _read(path, root)
+    catalog, problems = read_catalog(path, root)
     if catalog is None:
         return problems
     try:

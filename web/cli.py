@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -77,9 +78,23 @@ def serve(settings: Settings, host: str, port: int) -> int:
 
 
 def worker(settings: Settings) -> int:
-    # Nothing is queued yet: the outbox (mail and SMS) arrives with sign-in and registration.
-    print("portal worker: no outbox exists yet; there is nothing to deliver.", file=sys.stderr)
-    return 1
+    """Deliver the outbox until Ctrl-C or SIGTERM."""
+    from domain.delivery import Senders, run_worker
+
+    async def deliver_until_stopped() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        database = Database(settings.database_url)
+        try:
+            await run_worker(database, Senders.from_settings(settings), stop)
+        finally:
+            await database.dispose()
+
+    print("portal worker: delivering the outbox; Ctrl-C stops it.", file=sys.stderr)
+    asyncio.run(deliver_until_stopped())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,8 @@ access_log = logging.getLogger("portal.access")
 # Paths served the same on every host, before any tenant is looked up.
 HOSTLESS_PREFIXES = ("/static/", "/healthz", "/readyz", "/favicon.ico")
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+# Demo mode's "show message ids" switch: ?msgids=1 turns it on until ?msgids=0.
+MSGIDS_SWITCH = "msgids"
 
 
 def content_security_policy(nonce: str) -> str:
@@ -132,7 +134,8 @@ class Gateway:
             enabled, default = available_locales(), "en"
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         explicit = query["lang"][0] if query.get("lang") else None
-        cookie = _cookies(headers.get("cookie", "")).get(LANGUAGE_COOKIE)
+        cookies = _cookies(headers.get("cookie", ""))
+        cookie = cookies.get(LANGUAGE_COOKIE)
         locale = negotiate_locale(
             enabled=enabled,
             default=default,
@@ -149,7 +152,24 @@ class Gateway:
             terminology=tenant.terminology if tenant else None,
             currency=tenant.currency if tenant else "USD",
             timezone=tenant.timezone if tenant else "UTC",
+            show_msgids=self._show_msgids(state, query, cookies),
         )
+
+    def _show_msgids(
+        self, state: dict[str, Any], query: dict[str, list[str]], cookies: dict[str, str]
+    ) -> bool:
+        """Whether texts carry their msgids; only ever in demo mode."""
+        portal = getattr(getattr(self.app, "state", None), "portal", None)
+        if portal is None or not portal.settings.demo:
+            return False
+        remembered = cookies.get(MSGIDS_SWITCH) == "1"
+        asked = query[MSGIDS_SWITCH][0] if query.get(MSGIDS_SWITCH) else None
+        if asked not in ("0", "1"):
+            return remembered
+        show = asked == "1"
+        if show != remembered:
+            state["remember_msgids"] = show
+        return show
 
     def _response_headers(self, nonce: str, state: dict[str, Any]) -> list[tuple[bytes, bytes]]:
         headers = [
@@ -166,6 +186,14 @@ class Gateway:
             cookie = (
                 f"{LANGUAGE_COOKIE}={state['locale']}; Path=/; Max-Age={LANGUAGE_COOKIE_AGE}; "
                 "SameSite=Lax"
+            )
+            headers.append((b"set-cookie", cookie.encode()))
+        if "remember_msgids" in state:
+            # A browser-session cookie: the switch is a translator's tool, not a preference.
+            cookie = (
+                f"{MSGIDS_SWITCH}=1; Path=/; SameSite=Lax; HttpOnly"
+                if state["remember_msgids"]
+                else f"{MSGIDS_SWITCH}=; Path=/; Max-Age=0; SameSite=Lax; HttpOnly"
             )
             headers.append((b"set-cookie", cookie.encode()))
         return headers

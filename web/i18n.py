@@ -11,7 +11,7 @@ import gettext as gettext_module
 import io
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
 from web.settings import PROJECT_ROOT
@@ -143,28 +144,76 @@ def html_lang(locale: str) -> str:
 
 # --- the per-request translator ---------------------------------------------------
 
+# In a tenant's terminology, a text with a msgctxt is keyed "context|msgid", and a text
+# with plural forms is keyed by its singular msgid with the forms separated the same way.
+TERMINOLOGY_SEPARATOR = "|"
+
+
+def terminology_key(message: str, context: str | None = None) -> str:
+    """The key a tenant's terminology uses for a text: its msgid, after its context if any."""
+    return f"{context}{TERMINOLOGY_SEPARATOR}{message}" if context else message
+
+
+@cache
+def plural_rule(locale: str) -> tuple[int, Callable[[int], int]]:
+    """How many plural forms the locale has, and which one (msgstr[n]) a number takes."""
+    rule = get_plural(locale)
+    return rule.num_plurals, gettext_module.c2py(rule.plural_expr)
+
 
 @dataclass
 class Translator:
-    """Everything a template needs to speak one locale for one tenant."""
+    """Everything a template needs to speak one locale for one tenant.
+
+    Each text comes from the first that has it: the tenant's terminology for the
+    locale, the locale's catalog, the English source.
+    """
 
     locale: str
     catalog: NullTranslations = field(default_factory=NullTranslations)
     terminology: Mapping[str, str] = field(default_factory=dict)
     currency: str = "USD"
     timezone: str = "UTC"
+    # Demo mode's "show message ids": every text is followed by the key it was looked up by.
+    show_msgids: bool = False
 
     def gettext(self, message: str) -> str:
-        # A tenant's own word for a term wins over the shared catalog.
-        if message in self.terminology:
-            return self.terminology[message]
-        return self.catalog.gettext(message)
+        text = self.terminology.get(message) or self.catalog.gettext(message)
+        return self._marked(text, message)
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
-        return self.catalog.ngettext(singular, plural, count)
+        text = self._tenant_plural(singular, count) or self.catalog.ngettext(
+            singular, plural, count
+        )
+        return self._marked(text, singular)
 
     def pgettext(self, context: str, message: str) -> str:
-        return str(self.catalog.pgettext(context, message))
+        key = terminology_key(message, context)
+        text = self.terminology.get(key) or str(self.catalog.pgettext(context, message))
+        return self._marked(text, key)
+
+    def _tenant_plural(self, singular: str, count: int) -> str | None:
+        # One form serves every number; otherwise the tenant gives as many as the locale has.
+        value = self.terminology.get(singular)
+        if not value:
+            return None
+        forms = value.split(TERMINOLOGY_SEPARATOR)
+        if len(forms) == 1:
+            return forms[0]
+        expected, form_for = plural_rule(self.locale)
+        if len(forms) != expected:
+            log.warning(
+                "terminology for %r in %s has %d forms, the language needs %d; using the catalog",
+                singular,
+                self.locale,
+                len(forms),
+                expected,
+            )
+            return None
+        return forms[form_for(count)]
+
+    def _marked(self, text: str, key: str) -> str:
+        return f"{text} ⟦{key}⟧" if self.show_msgids else text
 
     @property
     def babel_locale(self) -> Locale:
@@ -186,6 +235,10 @@ class Translator:
         return format_datetime(
             value, format=format, tzinfo=ZoneInfo(self.timezone), locale=self.babel_locale
         )
+
+    def percent(self, share: Decimal | float) -> str:
+        """A share (0.5) as the locale writes a percentage: 50%, 50 %, 50%."""
+        return format_percent(share, locale=self.babel_locale)
 
     def language_name(self, locale: str) -> str:
         """A language named in itself, as a switcher should show it: 中文, Русский, Қазақ тілі."""
@@ -209,6 +262,7 @@ def translator_for(
     terminology: Mapping[str, Mapping[str, str]] | None = None,
     currency: str = "USD",
     timezone: str = "UTC",
+    show_msgids: bool = False,
 ) -> Translator:
     return Translator(
         locale=locale,
@@ -216,4 +270,5 @@ def translator_for(
         terminology=(terminology or {}).get(locale, {}),
         currency=currency,
         timezone=timezone,
+        show_msgids=show_msgids,
     )

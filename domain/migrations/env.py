@@ -8,7 +8,6 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 
-import domain.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from domain.types import ScaledDecimal
 
 

@@ -183,6 +183,30 @@ def test_string_missing_from_locale(root: Path) -> None:
     assert [problem.path for problem in problems] == [KK, RU, ZH]
 
 
+@pytest.mark.parametrize("locale", ["zh_Hans", "ru", "kk"])
+def test_shipped_locale_without_a_catalog(root: Path, locale: str) -> None:
+    shutil.rmtree(root / "translations" / locale)
+
+    problems = catalogs.check(root)
+
+    assert locale in catalogs.SHIPPED_LOCALES
+    assert problems == [
+        Problem(
+            catalogs.po_path(Path(), locale),
+            1,
+            f"missing: {locale} is a shipped language and has no catalog; "
+            f"run `portal i18n add-locale {locale}`",
+        )
+    ]
+
+
+def test_only_shipped_locales_are_required(root: Path) -> None:
+    # English is the source language: its catalog is a convenience, not a promise.
+    shutil.rmtree(root / "translations" / "en")
+
+    assert catalogs.check(root) == []
+
+
 def test_fuzzy_entry(root: Path) -> None:
     edit(root / ZH, 'msgid "Meter readings"', '#, fuzzy\nmsgid "Meter readings"')
 
