@@ -51,6 +51,9 @@ def load_catalog(locale: str, directory: Path = TRANSLATIONS) -> NullTranslation
     if locale == SOURCE_LOCALE or not path.exists():
         return NullTranslations()
     try:
+        first_bad_line = malformed_po_line(path.read_bytes().decode("utf-8"))
+        if first_bad_line:
+            raise ValueError(f"line {first_bad_line} is not a well-formed .po line")
         with path.open("rb") as handle:
             catalog = read_po(handle, locale=locale, abort_invalid=True)
         compiled = io.BytesIO()
@@ -60,6 +63,24 @@ def load_catalog(locale: str, directory: Path = TRANSLATIONS) -> NullTranslation
     except Exception as error:  # any fault in a catalog falls back to the source strings
         log.error("catalog %s could not be loaded, using source strings: %s", path, error)
         return NullTranslations()
+
+
+_PO_LINE = re.compile(
+    r'^\s*(?:#.*|(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+"(?:[^"\\]|\\.)*"'
+    r'|"(?:[^"\\]|\\.)*")?\s*$'
+)
+
+
+def malformed_po_line(text: str) -> int | None:
+    """The first line that is not a comment, keyword or quoted string, if any.
+
+    Babel's reader forgives an unterminated string by cutting its last character,
+    which would put a mangled translation on a page; such a catalog is refused instead.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not _PO_LINE.match(line):
+            return number
+    return None
 
 
 @cache
