@@ -28,7 +28,7 @@ from domain.models import (
     Payment,
     Reading,
 )
-from domain.passwords import hash_password
+from domain.passwords import hash_password_async
 from tenants.schema import (
     DigitsKind,
     EmailKind,
@@ -447,7 +447,7 @@ async def load_demo_data(
 ) -> list[DemoSignIn]:
     today = today or date.today()
     # One hash for every demo customer: argon2 is slow on purpose.
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = await hash_password_async(DEMO_PASSWORD)
     sign_ins: list[DemoSignIn] = []
     for tenant_id, config in tenants:
         sign_ins.extend(await load_demo_tenant(session, tenant_id, config, today, password_hash))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +23,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest revision; the scripts do not change while the process runs."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -14,6 +14,7 @@ from domain.demo import DemoSignIn, load_demo_data
 from domain.migrate import upgrade
 from domain.tenancy import install_presets, published_configs
 from tenants.loader import ConfigError, load_presets
+from tenants.schema import TenantConfig
 from web import catalogs
 from web.settings import Settings
 
@@ -24,9 +25,8 @@ def _configure_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def prepare_database(settings: Settings) -> list[DemoSignIn]:
+async def prepare_database(settings: Settings, presets: list[TenantConfig]) -> list[DemoSignIn]:
     """Migrate, install the presets, and on first start load the demo data."""
-    presets = load_presets()
     await asyncio.to_thread(upgrade, settings.database_url)
     database = Database(settings.database_url)
     try:
@@ -40,9 +40,14 @@ async def prepare_database(settings: Settings) -> list[DemoSignIn]:
         await database.dispose()
 
 
-def _print_welcome(settings: Settings, host: str, port: int, sign_ins: list[DemoSignIn]) -> None:
+def _print_welcome(
+    settings: Settings,
+    host: str,
+    port: int,
+    presets: list[TenantConfig],
+    sign_ins: list[DemoSignIn],
+) -> None:
     suffix = "" if port == 80 else f":{port}"
-    presets = load_presets()
     print(f"Portal on http://{settings.base_domain}{suffix}/ (listening on {host}:{port})")
     for config in presets:
         print(f"  {config.slug:18} http://{config.slug}.{settings.base_domain}{suffix}/")
@@ -60,11 +65,12 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from web.app import create_app
 
     try:
-        sign_ins = asyncio.run(prepare_database(settings))
+        presets = load_presets()
+        sign_ins = asyncio.run(prepare_database(settings, presets))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    _print_welcome(settings, host, port, sign_ins)
+    _print_welcome(settings, host, port, presets, sign_ins)
     uvicorn.run(
         create_app(settings),
         host=host,

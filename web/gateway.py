@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenants.hosts import HostMap
-from web.i18n import LANGUAGE_COOKIE, available_locales, negotiate_locale, translator_for
+from web.i18n import LANGUAGE_COOKIE, loaded_locales, negotiate_locale, translator_for
 from web.rendering import base_context
 
 access_log = logging.getLogger("portal.access")
@@ -131,7 +131,7 @@ class Gateway:
         if tenant is not None:
             enabled, default = list(tenant.locales.enabled), tenant.locales.default
         else:
-            enabled, default = available_locales(), "en"
+            enabled, default = loaded_locales(), "en"
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         explicit = query["lang"][0] if query.get("lang") else None
         cookies = _cookies(headers.get("cookie", ""))
@@ -145,7 +145,7 @@ class Gateway:
             accept_language=headers.get("accept-language"),
         )
         state["locale"] = locale
-        state["platform_locales"] = available_locales()
+        state["platform_locales"] = loaded_locales()
         state["remember_locale"] = explicit == locale and cookie != locale
         state["i18n"] = translator_for(
             locale,

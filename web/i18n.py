@@ -88,6 +88,11 @@ def catalogs() -> Mapping[str, NullTranslations]:
     return {locale: load_catalog(locale) for locale in available_locales()}
 
 
+def loaded_locales() -> list[str]:
+    """The locales this process serves: those whose catalogs it loaded at first use."""
+    return list(catalogs())
+
+
 # --- negotiation -------------------------------------------------------------
 
 _TAG = re.compile(r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$|^\*$")

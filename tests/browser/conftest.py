@@ -23,7 +23,9 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+# Module scope: the server's in-process outbox worker shares the test database, and
+# must be gone before the outbox tests enqueue and claim messages of their own.
+@pytest.fixture(scope="module")
 def live_server(database_url: str) -> Iterator[str]:
     """The portal as a customer meets it: a separate process on a loopback port."""
     port = _free_port()

@@ -23,18 +23,6 @@ def write_preset(directory: Path, text: str, name: str = "ivanovo-water") -> Pat
     return path
 
 
-def test_every_shipped_preset_is_valid() -> None:
-    slugs = {config.slug for config in load_presets()}
-    assert slugs == {
-        "wujiang-water",
-        "melitopol-water",
-        "melitopol-gas",
-        "beijing-unicom",
-        "ivanovo-water",
-        "kz-vodokanal",
-    }
-
-
 def test_a_typo_in_a_key_names_the_file_and_the_field(tmp_path: Path) -> None:
     text = PRESET.read_text(encoding="utf-8").replace("[locales]", "[locale]", 1)
     path = write_preset(tmp_path, text)
