@@ -29,6 +29,7 @@ from domain.models import (
     Reading,
 )
 from domain.passwords import hash_password_async
+from domain.staff import StaffUser
 from tenants.schema import (
     DigitsKind,
     EmailKind,
@@ -42,6 +43,8 @@ from tenants.schema import (
 )
 
 DEMO_PASSWORD = "Demo2026pass"
+# Every demo tenant has a tenant admin at /admin with this login and DEMO_PASSWORD.
+DEMO_STAFF_LOGIN = "admin"
 MONTHS_OF_HISTORY = 6
 ACCOUNTS_PER_TENANT = 6
 CENT = Decimal("0.01")
@@ -343,6 +346,7 @@ async def load_demo_tenant(
     account_identifier = config.identifier(config.account_identifier)
     has_legal = any(v.key == "legal" for v in config.registration.variants)
     sign_ins: list[DemoSignIn] = []
+    initial_hash: str | None = None
     for index in range(ACCOUNTS_PER_TENANT):
         person = generator.people[index % len(generator.people)]
         number = generator.value_for(account_identifier, index, person, {})
@@ -360,13 +364,38 @@ async def load_demo_tenant(
             readings, charges = generator.history(account.id, meters)
         session.add_all([*readings, *charges, *generator.payments(account.id, charges, index)])
         # The first three accounts belong to registered customers; the rest wait to be claimed.
-        if index < 3:
+        # Pre-provisioned tenants (beijing-unicom) have a customer on every account: the
+        # first chose a password, the others still hold the published initial one.
+        initial = config.registration.initial_password
+        if index < 3 or initial is not None:
             kind = "legal" if has_legal and index == 2 else "individual"
-            sign_ins.extend(
-                await _register_customer(
+            if initial is None or index == 0:
+                customer, entries = await _register_customer(
                     session, generator, config, account, index, person, kind, password_hash
                 )
-            )
+            else:
+                initial_hash = initial_hash or await hash_password_async(initial.value)
+                customer, entries = await _register_customer(
+                    session, generator, config, account, index, person, kind, initial_hash
+                )
+                customer.must_change_password = initial.must_change
+                customer.initial_password_valid_until = initial.valid_until
+                entries = [
+                    DemoSignIn(
+                        e.slug, e.identifier, e.value, initial.value, note="initial password"
+                    )
+                    for e in entries
+                ]
+            sign_ins.extend(entries)
+    session.add(
+        StaffUser(
+            tenant_id=tenant_id,
+            login=DEMO_STAFF_LOGIN,
+            full_name="Demo admin",
+            password_hash=password_hash,
+            role="tenant_admin",
+        )
+    )
     await session.commit()
     return sign_ins
 
@@ -380,7 +409,7 @@ async def _register_customer(
     person: tuple[str, str],
     kind: str,
     password_hash: str,
-) -> list[DemoSignIn]:
+) -> tuple[Customer, list[DemoSignIn]]:
     known = {config.account_identifier: account.number}
     for identifier in config.identifiers:
         if isinstance(identifier.spec, DigitsKind) and identifier.name not in known:
@@ -432,10 +461,10 @@ async def _register_customer(
             )
         )
     if index > 1 and kind != "legal":
-        return []
+        return customer, []
     has_legal = any(variant.key == "legal" for variant in config.registration.variants)
     first = sign_in_ids[0]
-    return [
+    return customer, [
         DemoSignIn(
             config.slug, first, values[first.name], DEMO_PASSWORD, note=kind if has_legal else ""
         )

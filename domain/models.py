@@ -62,7 +62,13 @@ class Customer(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=200)
     must_change_password: bool = False
     locale: str | None = Field(default=None, max_length=16)
-    status: str = Field(max_length=20, default="active")  # pending | active | locked
+    # pending (email not confirmed yet) | active | locked
+    status: str = Field(max_length=20, default="active")
+    email_confirmed_at: datetime | None = None
+    phone_confirmed_at: datetime | None = None
+    invoices_by_email: bool = False
+    # Until when a pre-provisioned initial password may be used to sign in.
+    initial_password_valid_until: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -249,6 +249,7 @@ RegistrationFlow = Literal[
 class InitialPassword(Strict):
     """Pre-provisioned accounts: a published initial password, valid until a date."""
 
+    value: Annotated[str, StringConstraints(min_length=4, max_length=64)]
     valid_until: date
     must_change: bool = True
 
@@ -260,7 +261,9 @@ class Registration(Strict):
     agreement: Localized | None = None
     # Shown beside the form, e.g. "companies come to the counter".
     notice: Localized | None = None
+    # "Get my account number": holder name + this phone identifier → the number, by SMS.
     account_lookup: bool = False
+    account_lookup_phone: Name | None = None
     initial_password: InitialPassword | None = None
 
     @model_validator(mode="after")
@@ -276,6 +279,8 @@ class Registration(Strict):
             raise ValueError("flow 'individual_or_legal' needs two variants")
         if self.flow == "check_then_create" and any(len(v.steps) < 2 for v in self.variants):
             raise ValueError("flow 'check_then_create' needs a check step and a create step")
+        if self.account_lookup and self.account_lookup_phone is None:
+            raise ValueError("account_lookup needs account_lookup_phone")
         return self
 
 
@@ -287,6 +292,8 @@ class PasswordPolicy(Strict):
 
 class Recovery(Strict):
     method: Literal["email_link", "sms_code"]
+    # What the customer types to start: any of these identifiers (default: the sign-in ones).
+    start_identifiers: list[Name] = Field(default_factory=list)
     # Fields asked for, together with the one-time string, on the email-link form.
     confirm_fields: list[FormField] = Field(default_factory=list)
     resend_after_seconds: int = Field(default=180, ge=10, le=3600)
@@ -464,6 +471,20 @@ class TenantConfig(Strict):
                     f"identifier '{identifier.name}' is derived from '{identifier.spec.of}', "
                     "which is not declared"
                 )
+        for recovery in self.recovery:
+            for name in recovery.start_identifiers:
+                if name not in declared:
+                    raise ValueError(
+                        f"recovery starts with identifier '{name}', which is not declared"
+                    )
+        lookup_phone = self.registration.account_lookup_phone
+        if lookup_phone is not None and (
+            lookup_phone not in declared
+            or not isinstance(self.identifier(lookup_phone).spec, PhoneKind)
+        ):
+            raise ValueError(
+                f"account_lookup_phone '{lookup_phone}' is not a declared phone identifier"
+            )
         for form_field in self._all_fields():
             if form_field.identifier is not None and form_field.identifier not in declared:
                 raise ValueError(
@@ -505,6 +526,16 @@ class TenantConfig(Strict):
 
     def sign_in_identifiers(self) -> list[Identifier]:
         return [self.identifier(name) for name in self.sign_in.identifiers]
+
+    def recovery_by(self, method: str) -> Recovery | None:
+        return next((r for r in self.recovery if r.method == method), None)
+
+    def recovery_start_identifiers(self, recovery: Recovery) -> list[Identifier]:
+        names = recovery.start_identifiers or self.sign_in.identifiers
+        return [self.identifier(name) for name in names]
+
+    def variant(self, key: str) -> RegistrationVariant | None:
+        return next((v for v in self.registration.variants if v.key == key), None)
 
     def name(self, locale: str) -> str:
         return self.branding.name.get(locale, self.locales.default)

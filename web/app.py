@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,27 @@ from litestar.template.config import TemplateConfig
 
 from domain.db import Database
 from domain.delivery import Senders, run_worker
+from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
+from domain.models import Customer, utcnow
+from domain.sessions import DatabaseSessionStore, RedisSessionStore, SessionStore
+from domain.staff import StaffUser
 from domain.tenancy import published_configs
 from tenants.hosts import HostMap
+from web.auth import CustomerRequired, Visitor, sign_in_redirect
 from web.gateway import Gateway
 from web.rendering import create_environment, page
-from web.routes import dev, health, i18n_status, pages
+from web.routes import (
+    admin,
+    dev,
+    forms,
+    health,
+    i18n_status,
+    pages,
+    profile,
+    recovery,
+    registration,
+    sign_in,
+)
 from web.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger("portal")
@@ -40,14 +57,53 @@ class PortalState:
 
     settings: Settings
     database: Database
+    sessions: SessionStore
+    limiter: Limiter
     host_map: HostMap = field(default_factory=lambda: HostMap("localhost", {}))
     tenant_ids: dict[str, int] = field(default_factory=dict)
+    # The time, replaceable by tests that need a given day (e.g. an expired initial password).
+    clock: Callable[[], datetime] = utcnow
 
     async def reload_tenants(self) -> None:
         async with self.database.session() as session:
             configs = await published_configs(session)
         self.tenant_ids = {config.slug: tenant_id for tenant_id, config in configs}
         self.host_map = HostMap.build([config for _, config in configs], self.settings.base_domain)
+
+    async def resolve_visitor(self, slug: str, token: str) -> Visitor | None:
+        """The live session behind a cookie on this tenant, with its customer or staff member."""
+        tenant_id = self.tenant_ids.get(slug)
+        if tenant_id is None or len(token) > 100:
+            return None
+        record = await self.sessions.load(token, tenant_id)
+        if record is None:
+            return None
+        async with self.database.session() as session:
+            if record.customer_id is not None:
+                customer = await session.get(Customer, record.customer_id)
+                if (
+                    customer is None
+                    or customer.tenant_id != tenant_id
+                    or customer.status != "active"
+                ):
+                    return None
+                return Visitor(token, record, customer=customer)
+            if record.staff_id is not None:
+                staff = await session.get(StaffUser, record.staff_id)
+                if staff is None or staff.tenant_id != tenant_id or staff.status != "active":
+                    return None
+                return Visitor(token, record, staff=staff)
+        return None
+
+
+def _stores(settings: Settings, database: Database) -> tuple[SessionStore, Limiter]:
+    """Sessions and counters in Redis when PORTAL_REDIS_URL is set, else in the database."""
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
+        return RedisSessionStore(redis), RedisLimiter(redis, settings.secret_key)
+    return DatabaseSessionStore(database), DatabaseLimiter(database, settings.secret_key)
 
 
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -62,7 +118,11 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 def create_app(settings: Settings | None = None) -> Gateway:
     settings = settings or Settings.from_environment()
-    portal = PortalState(settings=settings, database=Database(settings.database_url))
+    database = Database(settings.database_url)
+    session_store, limiter = _stores(settings, database)
+    portal = PortalState(
+        settings=settings, database=database, sessions=session_store, limiter=limiter
+    )
     environment = create_environment()
     environment.globals["asset_version"] = static_version()
 
@@ -88,6 +148,12 @@ def create_app(settings: Settings | None = None) -> Gateway:
     app = Litestar(
         route_handlers=[
             *pages.routes,
+            *sign_in.routes,
+            *registration.routes,
+            *recovery.routes,
+            *profile.routes,
+            *forms.routes,
+            *admin.routes,
             *health.routes,
             *i18n_status.routes,
             *dev.routes,
@@ -108,12 +174,22 @@ def create_app(settings: Settings | None = None) -> Gateway:
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=500, gzip_compress_level=6
         ),
-        exception_handlers={NotFoundException: _error_page, Exception: _error_page},
+        exception_handlers={
+            CustomerRequired: lambda request, _exc: sign_in_redirect(request),
+            NotFoundException: _error_page,
+            Exception: _error_page,
+        },
+        before_request=profile.password_change_first,
         openapi_config=None,
         debug=False,
     )
     unknown_host = environment.get_template("errors/unknown_host.html")
-    gateway = Gateway(app, lambda: portal.host_map, lambda context: unknown_host.render(context))
+    gateway = Gateway(
+        app,
+        lambda: portal.host_map,
+        lambda context: unknown_host.render(context),
+        resolve_visitor=portal.resolve_visitor,
+    )
     gateway.portal = portal  # type: ignore[attr-defined]
     return gateway
 

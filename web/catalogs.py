@@ -38,6 +38,7 @@ SHIPPED_LOCALES = ("kk", "ru", "zh_Hans")
 
 KEYWORDS: dict[str, Any] = {
     "_": None,
+    "N_": None,
     "gettext": None,
     "lazy_gettext": None,
     "ngettext": (1, 2),
@@ -50,7 +51,7 @@ COMMENT_TAGS = ("Translators:",)
 # block is looked up as %%, so extracting without it would yield msgids nobody asks for.
 # `silent` off: a broken template is reported, not skipped.
 JINJA_OPTIONS = {
-    "extensions": "jinja2.ext.i18n",
+    "extensions": "jinja2.ext.i18n,jinja2.ext.do",
     "trimmed": "true",
     "newstyle_gettext": "true",
     "trim_blocks": "true",

@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenants.hosts import HostMap
+from web.auth import SESSION_COOKIE
 from web.i18n import LANGUAGE_COOKIE, loaded_locales, negotiate_locale, translator_for
 from web.rendering import base_context
 
@@ -69,10 +70,13 @@ class Gateway:
         app: ASGIApp,
         host_map: Callable[[], HostMap],
         render_unknown_host: Callable[[dict[str, Any]], str],
+        resolve_visitor: Callable[[str, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.app = app
         self.host_map = host_map
         self.render_unknown_host = render_unknown_host
+        # (tenant slug, session token) → the visitor, or None; see web.auth.
+        self.resolve_visitor = resolve_visitor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,6 +105,8 @@ class Gateway:
             host_map = self.host_map()
             tenant = host_map.tenant_for(host)
             platform = tenant is None and host_map.is_platform(host)
+            if tenant is not None:
+                await self._resolve_visitor(state, headers, tenant.slug)
             self._choose_locale(state, headers, scope, tenant)
             if tenant is None and not platform:
                 await self._unknown_host(state, scope, send_with_headers)
@@ -124,6 +130,22 @@ class Gateway:
                     ensure_ascii=False,
                 )
             )
+
+    async def _resolve_visitor(
+        self, state: dict[str, Any], headers: dict[str, str], slug: str
+    ) -> None:
+        """The session comes before the locale: a signed-in customer's saved language counts."""
+        token = _cookies(headers.get("cookie", "")).get(SESSION_COOKIE)
+        if not token or self.resolve_visitor is None:
+            return
+        found = await self.resolve_visitor(slug, token)
+        if found is None:
+            return
+        state["visitor"] = found
+        person = found.customer or found.staff
+        locale = getattr(person, "locale", None)
+        if locale:
+            state["saved_locale"] = locale
 
     def _choose_locale(
         self, state: dict[str, Any], headers: dict[str, str], scope: Scope, tenant: Any

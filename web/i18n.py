@@ -40,6 +40,11 @@ _SIMPLIFIED_REGIONS = {"cn", "sg", "my"}
 _TRADITIONAL_REGIONS = {"tw", "hk", "mo"}
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is defined; it is translated where shown."""
+    return message
+
+
 def available_locales(directory: Path = TRANSLATIONS) -> list[str]:
     """The source locale and every locale with a catalog; adding one needs no code."""
     found = {path.parent.parent.name for path in directory.glob("*/LC_MESSAGES/messages.po")}

@@ -38,7 +38,7 @@ def create_environment(templates: Path = TEMPLATES) -> Environment:
     environment = Environment(
         loader=FileSystemLoader(templates),
         autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
         # Templates are compiled once per process; a deploy restarts the process.
@@ -102,5 +102,6 @@ def page(
         locales=locales,
         demo=request.app.state.portal.settings.demo,
     )
+    full_context["visitor"] = state.get("visitor")
     full_context.update(context)
     return Template(template_name=template, context=full_context, status_code=status_code)

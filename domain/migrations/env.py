@@ -8,6 +8,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 
+# Every module that declares tables, so autogenerate compares against all of them.
+from domain import activation, limits, models, one_time, outbox, sessions, staff  # noqa: F401
 from domain.types import ScaledDecimal
 
 

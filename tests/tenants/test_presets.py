@@ -466,7 +466,7 @@ def test_beijing_unicom() -> None:
     assert registration.flow == "pre_provisioned"
     assert registration.variants == []
     assert registration.initial_password is not None
-    assert registration.initial_password.valid_until == date(2010, 2, 28)
+    assert registration.initial_password.valid_until == date(2027, 2, 28)
     assert registration.initial_password.must_change
 
     contract = config.identifier("contract_number")

@@ -1,0 +1,111 @@
+"""Who is asking: the session cookie, the signed-in customer or staff member, the client address.
+
+The gateway resolves the session once per request (so the saved language can take
+part in locale negotiation) and leaves it in the request state; handlers ask here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+
+from domain.models import Customer
+from domain.sessions import REMEMBERED_LIFETIME, SessionRecord, SessionStore
+from domain.staff import StaffUser
+from tenants.schema import TenantConfig
+
+SESSION_COOKIE = "session"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """The session behind a request, with the customer or staff member it belongs to."""
+
+    token: str
+    record: SessionRecord
+    customer: Customer | None = None
+    staff: StaffUser | None = None
+
+
+def tenant_of(request: Request[Any, Any, Any]) -> TenantConfig:
+    tenant: TenantConfig | None = request.scope["state"].get("tenant")
+    if tenant is None:
+        raise NotFoundException()
+    return tenant
+
+
+def tenant_id_of(request: Request[Any, Any, Any]) -> int:
+    return int(request.app.state.portal.tenant_ids[tenant_of(request).slug])
+
+
+def visitor(request: Request[Any, Any, Any]) -> Visitor | None:
+    found: Visitor | None = request.scope["state"].get("visitor")
+    return found
+
+
+def signed_in_customer(request: Request[Any, Any, Any]) -> Customer | None:
+    found = visitor(request)
+    return found.customer if found else None
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    client = request.scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def sessions(request: Request[Any, Any, Any]) -> SessionStore:
+    store: SessionStore = request.app.state.portal.sessions
+    return store
+
+
+def secure_cookies(request: Request[Any, Any, Any]) -> bool:
+    return bool(request.app.state.portal.settings.base_domain != "localhost")
+
+
+def set_session_cookie(
+    request: Request[Any, Any, Any], response: Response[Any], token: str, remember: bool
+) -> None:
+    # Host-only (no Domain attribute): a session of one tenant is never sent to another.
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        path="/",
+        max_age=int(REMEMBERED_LIFETIME.total_seconds()) if remember else None,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+    )
+
+
+def clear_session_cookie(request: Request[Any, Any, Any], response: Response[Any]) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return Redirect(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+
+def safe_next(target: str | None, default: str = "/cabinet") -> str:
+    """Only a local path may be a redirect target: never another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+class CustomerRequired(Exception):
+    """Raised by handlers that need a signed-in customer; answered with a redirect."""
+
+
+def require_customer(request: Request[Any, Any, Any]) -> Customer:
+    customer = signed_in_customer(request)
+    if customer is None:
+        raise CustomerRequired()
+    return customer

@@ -1,0 +1,5 @@
+"""admin (being built)."""
+
+from typing import Any
+
+routes: list[Any] = []

@@ -1,0 +1,5 @@
+"""recovery (being built)."""
+
+from typing import Any
+
+routes: list[Any] = []

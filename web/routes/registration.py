@@ -1,0 +1,5 @@
+"""registration (being built)."""
+
+from typing import Any
+
+routes: list[Any] = []
