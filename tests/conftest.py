@@ -25,6 +25,9 @@ from domain.tenancy import install_presets, published_configs
 from tenants.loader import load_presets
 from web.settings import Settings
 
+# The real SMTP server and SMS gateway fixtures, for every test that wants them.
+pytest_plugins = ["tests.servers"]
+
 POSTGRES_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 # A fixed "today" so demo data and every date on a page are the same on every run.

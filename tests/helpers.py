@@ -1,4 +1,4 @@
-"""What functional tests share: the CSRF token of a page, posting a form like a browser, demo logins."""
+"""What functional tests share: a page's CSRF token, posting a form like a browser, signing in."""
 
 from __future__ import annotations
 
@@ -39,9 +39,15 @@ async def submit(
 
 
 async def sign_in(
-    client: httpx.AsyncClient, slug: str, identifier: str, password: str = DEMO_PASSWORD, **extra: str
+    client: httpx.AsyncClient,
+    slug: str,
+    identifier: str,
+    password: str = DEMO_PASSWORD,
+    **extra: str,
 ) -> httpx.Response:
-    return await submit(client, slug, "/sign-in", {"identifier": identifier, "password": password, **extra})
+    return await submit(
+        client, slug, "/sign-in", {"identifier": identifier, "password": password, **extra}
+    )
 
 
 def text_of(page: str) -> str:
