@@ -193,7 +193,9 @@ def _phone(spec: PhoneKind, text: str) -> str:
 
 def _email(text: str) -> str:
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        # Lower-cased whole: RFC 5321 lets a local part be case-sensitive, but no mailbox
+        # provider our customers use treats it so, and a sign-in must not depend on it.
+        return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise InvalidIdentifier("bad_email") from None
 

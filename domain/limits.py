@@ -101,7 +101,7 @@ class DatabaseLimiter:
             .returning(col(RateCounter.hits))
         )
         async with self.database.session() as session:
-            hits = (await session.execute(upsert)).scalar_one()
+            hits = (await session.exec(upsert)).scalar_one()
             await session.commit()
         return int(hits) <= limit.max_hits
 

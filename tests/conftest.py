@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -86,7 +87,10 @@ async def client(portal_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(portal_settings)
     portal = app.portal  # type: ignore[attr-defined]
     await portal.reload_tenants()
-    transport = httpx.ASGITransport(app=app)
+    # Each test comes from an address of its own, so per-address limits hit in one test
+    # never spill into another.
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http
     await portal.database.dispose()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 
 import httpx
+from sqlmodel import select
 
 from domain.demo import DEMO_PASSWORD
 from tests.conftest import tenant_url
@@ -54,3 +56,45 @@ def text_of(page: str) -> str:
     """The visible text of a page, tags dropped and entities decoded, for assertions on wording."""
     without_tags = re.sub(r"<[^>]+>", " ", page)
     return " ".join(html.unescape(without_tags).split())
+
+
+async def create_customer(
+    database_url: str,
+    slug: str,
+    identifiers: dict[str, str],
+    *,
+    password: str = DEMO_PASSWORD,
+    **fields: object,
+) -> int:
+    """A customer of its own for one test (so limits or sign-outs never touch shared demo data)."""
+    from domain.db import Database
+    from domain.models import Customer, CustomerIdentifier, Tenant
+    from domain.passwords import hash_password_async
+
+    database = Database(database_url)
+    try:
+        async with database.session() as session:
+            tenant = (await session.exec(select(Tenant).where(Tenant.slug == slug))).one()
+            assert tenant.id is not None
+            customer = Customer(
+                tenant_id=tenant.id, password_hash=await hash_password_async(password), **fields
+            )
+            session.add(customer)
+            await session.flush()
+            assert customer.id is not None
+            for name, value in identifiers.items():
+                session.add(
+                    CustomerIdentifier(
+                        tenant_id=tenant.id, customer_id=customer.id, name=name, value=value
+                    )
+                )
+            await session.commit()
+            return customer.id
+    finally:
+        await database.dispose()
+
+
+def unique_digits(length: int) -> str:
+    """A number of `length` digits that no demo data uses (it starts with 9s)."""
+    tail = str(uuid.uuid4().int)[: max(length - 2, 1)]
+    return ("99" + tail)[:length]

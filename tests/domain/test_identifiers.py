@@ -291,7 +291,7 @@ EMAIL = EmailKind(kind="email")
     ("raw", "stored"),
     [
         ("pavelch@rambler.ru", "pavelch@rambler.ru"),
-        ("  Pavelch@Rambler.RU ", "Pavelch@rambler.ru"),  # the local part keeps its case
+        ("  Pavelch@Rambler.RU ", "pavelch@rambler.ru"),  # one address, however it is typed
         ("user＠example.com", "user@example.com"),  # full-width at sign
     ],
 )
