@@ -9,10 +9,10 @@ when the next window opens. Reasons are codes; the web layer words them.
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from typing import Literal
 
 from tenants.schema import ReadingsPolicy
