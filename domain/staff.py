@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -11,6 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.identifiers import login_key
 from domain.models import utcnow
+from domain.passwords import hash_password_async, needs_rehash, verify_password_async
+from domain.signin import dummy_hash
 
 Role = Literal["tenant_admin", "platform_operator"]
 
@@ -39,3 +42,32 @@ async def find_staff(session: AsyncSession, tenant_id: int, login: str) -> Staff
             )
         )
     ).first()
+
+
+@dataclass(frozen=True)
+class StaffSignIn:
+    outcome: Literal["ok", "bad_credentials", "locked"]
+    staff: StaffUser | None = None
+
+
+async def authenticate_staff(
+    session: AsyncSession, *, tenant_id: int, login: str, password: str
+) -> StaffSignIn:
+    """A tenant admin by login and password; one argon2 verification on every path.
+
+    An unknown login is checked against a dummy hash, so the time taken does not
+    tell a stranger which staff logins exist.
+    """
+    staff = await find_staff(session, tenant_id, login) if login else None
+    stored = staff.password_hash if staff and staff.password_hash else await dummy_hash()
+    verified = await verify_password_async(stored, password[:256])
+    if staff is None or not verified or staff.tenant_id != tenant_id:
+        return StaffSignIn("bad_credentials")
+    # Only someone who knows the password learns that the account is locked.
+    if staff.status != "active":
+        return StaffSignIn("locked", staff)
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = await hash_password_async(password)
+        session.add(staff)
+        await session.commit()
+    return StaffSignIn("ok", staff)

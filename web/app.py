@@ -133,7 +133,11 @@ def create_app(settings: Settings | None = None) -> Gateway:
         # same from a process of its own, and any number of them may run side by side.
         stop_outbox = asyncio.Event()
         outbox_worker = asyncio.create_task(
-            run_worker(portal.database, Senders.from_settings(settings), stop_outbox),
+            run_worker(
+                portal.database,
+                Senders.from_settings(settings, settings.sms_gateway_url),
+                stop_outbox,
+            ),
             name="outbox-worker",
         )
         try:

@@ -94,7 +94,8 @@ def worker(settings: Settings) -> int:
             loop.add_signal_handler(signum, stop.set)
         database = Database(settings.database_url)
         try:
-            await run_worker(database, Senders.from_settings(settings), stop)
+            senders = Senders.from_settings(settings, settings.sms_gateway_url)
+            await run_worker(database, senders, stop)
         finally:
             await database.dispose()
 

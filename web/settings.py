@@ -31,6 +31,8 @@ class Settings:
     smtp_password: str | None = None
     smtp_tls: bool = False
     mail_from: str = "portal@localhost"
+    # SMS go to this HTTP gateway as JSON {"to", "text"}; without it they wait in the outbox.
+    sms_gateway_url: str | None = None
     # Shared sessions and rate-limit counters for many processes (optional; else the database).
     redis_url: str | None = None
     # Load demo tenants and customers on an empty database and expose /_dev pages.
@@ -50,6 +52,7 @@ class Settings:
             smtp_password=env.get("PORTAL_SMTP_PASSWORD") or None,
             smtp_tls=_flag(env.get("PORTAL_SMTP_TLS"), False),
             mail_from=env.get("PORTAL_MAIL_FROM") or defaults.mail_from,
+            sms_gateway_url=env.get("PORTAL_SMS_GATEWAY_URL") or None,
             redis_url=env.get("PORTAL_REDIS_URL") or None,
             demo=_flag(env.get("PORTAL_DEMO"), True),
         )
