@@ -491,6 +491,7 @@ class TenantConfig(Strict):
                     f"field '{form_field.name}' names identifier '{form_field.identifier}', "
                     "which is not declared"
                 )
+        self._registration_can_finish()
         for text_locale in self.branding.name.texts:
             if not re.match(LOCALE_PATTERN, text_locale):
                 raise ValueError(f"'{text_locale}' is not a locale code")
@@ -505,6 +506,27 @@ class TenantConfig(Strict):
         if "account_linking" in self.modules and self.account_linking is None:
             raise ValueError("module 'account_linking' is enabled but account_linking is missing")
         return self
+
+    def _registration_can_finish(self) -> None:
+        """A flow's last step must ask for what the flow confirms, or nobody could finish it."""
+        needed = {"email_link": "email", "sms_code": "phone"}.get(
+            self.registration.confirm_by or ""
+        )
+        if needed is None:
+            return
+        kinds = {identifier.name: identifier.spec.kind for identifier in self.identifiers}
+        for variant in self.registration.variants:
+            last = variant.steps[-1].fields
+            asked = {kinds.get(f.identifier or "") for f in last}
+            if needed not in asked:
+                raise ValueError(
+                    f"registration variant '{variant.key}' is confirmed by "
+                    f"{self.registration.confirm_by} but its last step asks for no {needed} field"
+                )
+            if not any(f.type == "password" for f in last):
+                raise ValueError(
+                    f"registration variant '{variant.key}': its last step asks for no password"
+                )
 
     def _all_fields(self) -> list[FormField]:
         fields = [f for r in self.recovery for f in r.confirm_fields]

@@ -82,6 +82,31 @@ def test_load_presets_stops_at_the_first_bad_file(tmp_path: Path) -> None:
         (lambda d: d["registration"].update(flow="magic"), "Input should be"),
         (lambda d: d.update(modules=[*d["modules"], "teleport"]), "Input should be"),
         (lambda d: d.update(domains=["not a host"]), "String should match pattern"),
+        # A flow confirmed by SMS whose form asks for no phone could never be finished.
+        (
+            lambda d: d["registration"]["variants"][0]["steps"][0].update(
+                fields=[
+                    f
+                    for f in d["registration"]["variants"][0]["steps"][0]["fields"]
+                    if f["name"] != "phone"
+                ]
+            ),
+            "asks for no phone field",
+        ),
+        (
+            lambda d: d["registration"]["variants"][0]["steps"][0].update(
+                fields=[
+                    f
+                    for f in d["registration"]["variants"][0]["steps"][0]["fields"]
+                    if f["type"] != "password"
+                ]
+            ),
+            "asks for no password",
+        ),
+        (
+            lambda d: d["recovery"][0].update(start_identifiers=["nickname"]),
+            "recovery starts with identifier 'nickname'",
+        ),
     ],
 )
 def test_semantic_errors_are_explained(change, reason: str) -> None:
