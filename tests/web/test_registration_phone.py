@@ -24,7 +24,7 @@ from tests.web.test_registration_helpers import (
     tenant_id,
     unique_email,
 )
-from web.routes.registration import CODE_TICKET
+from web.routes.registration_support import CODE_TICKET
 from web.settings import Settings
 
 SLUG = "ivanovo-water"
