@@ -13,23 +13,12 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Literal
 
-from domain.identifiers import InvalidIdentifier, login_key, normalize, resolver_for
+from domain.identifiers import InvalidIdentifier, Reason, login_key, normalize, resolver_for
 from tenants.schema import FormField, LoginKind, PasswordPolicy, TenantConfig
 
+# An identifier's reasons pass through unchanged; the rest are about other fields.
 Problem = Literal[
-    # identifier reasons (see domain.identifiers.Reason) pass through unchanged
-    "empty",
-    "not_digits",
-    "wrong_length",
-    "wrong_prefix",
-    "bad_checksum",
-    "bad_phone",
-    "bad_email",
-    "bad_characters",
-    "too_short",
-    "too_long",
-    "bad_format",
-    # field reasons
+    Reason,
     "password_too_short",
     "password_needs_letters",
     "password_needs_digits",

@@ -86,6 +86,32 @@ def clear_session_cookie(request: Request[Any, Any, Any], response: Response[Any
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
+async def start_session(
+    request: Request[Any, Any, Any],
+    target: str,
+    *,
+    customer_id: int | None = None,
+    staff_id: int | None = None,
+    remember: bool = False,
+) -> Redirect:
+    """Sign someone in and send them to `target`: a fresh token replaces any earlier session,
+    so a session id planted before sign-in is worth nothing."""
+    store = sessions(request)
+    previous = visitor(request)
+    if previous is not None:
+        await store.revoke(previous.token)
+    token = await store.create(
+        tenant_id=tenant_id_of(request),
+        customer_id=customer_id,
+        staff_id=staff_id,
+        remember=remember,
+        user_agent=request.headers.get("user-agent", "")[:200],
+    )
+    response = Redirect(target, status_code=303)
+    set_session_cookie(request, response, token, remember)
+    return response
+
+
 def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
     target = request.url.path
     if request.url.query:

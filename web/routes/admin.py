@@ -38,7 +38,7 @@ from web.auth import (
     client_address,
     safe_next,
     sessions,
-    set_session_cookie,
+    start_session,
     tenant_id_of,
     tenant_of,
     visitor,
@@ -142,19 +142,7 @@ async def staff_sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
     if result.outcome != "ok" or result.staff is None or result.staff.id is None:
         return _sign_in_page(request, login=login, error=result.outcome, status=400)
     await limiter.reset(STAFF_SIGN_IN_PER_LOGIN, login_subject)
-    store = sessions(request)
-    previous = visitor(request)
-    if previous is not None:
-        # A fresh token on every sign-in: a planted session id is worth nothing.
-        await store.revoke(previous.token)
-    token = await store.create(
-        tenant_id=tenant_id,
-        staff_id=result.staff.id,
-        user_agent=request.headers.get("user-agent", ""),
-    )
-    response = Redirect(_staff_next(form.get("next")), status_code=303)
-    set_session_cookie(request, response, token, remember=False)
-    return response
+    return await start_session(request, _staff_next(form.get("next")), staff_id=result.staff.id)
 
 
 @post("/sign-out")

@@ -23,7 +23,12 @@ from domain.tickets import BadTicket, sign, unsign
 from tenants.schema import (
     FormField,
 )
-from web.auth import client_address, sessions, set_session_cookie, tenant_id_of, tenant_of, visitor
+from web.auth import (
+    client_address,
+    start_session,
+    tenant_id_of,
+    tenant_of,
+)
 from web.i18n import N_
 from web.messages import render_message
 from web.routes.common import i18n, pepper
@@ -121,16 +126,4 @@ def links_of(request: Request[Any, Any, Any]) -> Links:
 
 
 async def signed_in(request: Request[Any, Any, Any], customer_id: int) -> Redirect:
-    store = sessions(request)
-    previous = visitor(request)
-    if previous is not None:
-        await store.revoke(previous.token)
-    token = await store.create(
-        tenant_id=tenant_id_of(request),
-        customer_id=customer_id,
-        remember=False,
-        user_agent=request.headers.get("user-agent", "")[:200],
-    )
-    response = Redirect("/cabinet", status_code=303)
-    set_session_cookie(request, response, token, remember=False)
-    return response
+    return await start_session(request, "/cabinet", customer_id=customer_id)

@@ -17,7 +17,7 @@ from web.auth import (
     require_customer,
     safe_next,
     sessions,
-    set_session_cookie,
+    start_session,
     tenant_id_of,
     tenant_of,
     visitor,
@@ -104,24 +104,11 @@ async def sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
         return _sign_in_page(request, identifier=typed, error=result.outcome, status=400)
     await limiter.reset(SIGN_IN_PER_IDENTIFIER, identifier_subject)
     assert result.customer is not None and result.customer.id is not None
-    store = sessions(request)
-    previous = visitor(request)
-    if previous is not None:
-        # A fresh token on every sign-in: a planted session id is worth nothing.
-        await store.revoke(previous.token)
     remember = config.sign_in.remember_me and form.get("remember") == "on"
-    token = await store.create(
-        tenant_id=tenant_id,
-        customer_id=result.customer.id,
-        remember=remember,
-        user_agent=request.headers.get("user-agent", ""),
-    )
     target = (
         "/profile/password" if result.customer.must_change_password else safe_next(form.get("next"))
     )
-    response = Redirect(target, status_code=303)
-    set_session_cookie(request, response, token, remember)
-    return response
+    return await start_session(request, target, customer_id=result.customer.id, remember=remember)
 
 
 @post("/sign-out")
