@@ -43,7 +43,8 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-async def _seed(url: str) -> None:
+async def seed(url: str) -> None:
+    """Install the presets and load the demo data with the fixed DEMO_TODAY."""
     from domain.db import Database
 
     database = Database(url)
@@ -65,7 +66,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     upgrade(url)
     # In a thread of its own: Playwright's sync API may already run a loop in this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _seed(url)).result()
+        pool.submit(asyncio.run, seed(url)).result()
     return url
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 
 from domain.db import create_sync_engine
 from domain.identifiers import normalize, resolver_for
+from domain.migrate import upgrade
 from domain.models import (
     Account,
     AccountLink,
@@ -25,13 +28,19 @@ from domain.models import (
 from domain.national_ids import is_valid_cn_resident_id, is_valid_kz_iin
 from tenants.loader import load_presets
 from tenants.schema import NationalIdKind, TenantConfig
+from tests.conftest import seed
 
 PRESETS = {config.slug: config for config in load_presets()}
 
 
 @pytest.fixture(scope="module")
-def engine(database_url: str) -> Engine:
-    engine = create_sync_engine(database_url)
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """A database holding the demo data alone: the shared one also holds what other tests add."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+    upgrade(url)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, seed(url)).result()
+    engine = create_sync_engine(url)
     yield engine
     engine.dispose()
 
