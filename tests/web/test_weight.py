@@ -14,7 +14,9 @@ from tests.conftest import tenant_url
 from web.rendering import HTMX_FILE
 
 BUDGET_BYTES = 30 * 1024
-PAGES = [(config.slug, path) for config in load_presets() for path in ("/", "/contact", "/missing")]
+PATHS = ("/", "/contact", "/missing", "/sign-in", "/register", "/recover")
+PAGES = [(config.slug, path) for config in load_presets() for path in PATHS]
+PARTIAL_BUDGET_BYTES = 5 * 1024
 
 
 async def _compressed_size(client: httpx.AsyncClient, url: str) -> int:
@@ -33,6 +35,21 @@ async def test_first_load_within_budget(client: httpx.AsyncClient, slug: str, pa
     for asset in assets:
         total += await _compressed_size(client, tenant_url(slug, asset))
     assert total <= BUDGET_BYTES, f"{page_url}: {total} bytes compressed"
+
+
+async def test_a_field_check_partial_is_small(client: httpx.AsyncClient) -> None:
+    """The htmx answer to leaving a field: one field's HTML, well under 5 KB."""
+    page = await client.get(tenant_url("kz-vodokanal", "/register?variant=legal"))
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = await client.post(
+        tenant_url("kz-vodokanal", "/forms/check"),
+        data={"_form": "register:legal:register", "_field": "iin_bin", "iin_bin": "123"},
+        headers={"hx-request": "true", "x-csrftoken": token.group(1), "accept-encoding": "gzip"},
+    )
+    assert response.status_code == 200
+    assert 'id="field-iin_bin"' in response.text and "<html" not in response.text
+    assert response.num_bytes_downloaded <= PARTIAL_BUDGET_BYTES
 
 
 async def test_static_assets_are_compressed(client: httpx.AsyncClient) -> None:
