@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from domain.db import Database
-from domain.demo import DemoSignIn, load_demo_data
+from domain.demo import DEMO_PASSWORD, DEMO_STAFF_LOGIN, DemoSignIn, load_demo_data
 from domain.migrate import upgrade
 from domain.tenancy import install_presets, published_configs
 from tenants.loader import ConfigError, load_presets
@@ -57,6 +57,8 @@ def _print_welcome(
             label = entry.identifier.label.get("en")
             note = f" [{entry.note}]" if entry.note else ""
             print(f"  {entry.slug:18} {label}: {entry.value}  password: {entry.password}{note}")
+        staff = f"login {DEMO_STAFF_LOGIN}, password {DEMO_PASSWORD}"
+        print(f"Staff area: /admin on each tenant's host, {staff}")
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
