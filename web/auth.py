@@ -112,6 +112,16 @@ async def start_session(
     return response
 
 
+async def end_session(request: Request[Any, Any, Any], target: str) -> Redirect:
+    """Sign out of this browser's session (if any) and send the visitor to `target`."""
+    current = visitor(request)
+    if current is not None:
+        await sessions(request).revoke(current.token)
+    response = Redirect(target, status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
 def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
     target = request.url.path
     if request.url.query:

@@ -34,10 +34,9 @@ from domain.models import Account
 from domain.staff import StaffUser, authenticate_staff
 from tenants.schema import TenantConfig
 from web.auth import (
-    clear_session_cookie,
     client_address,
+    end_session,
     safe_next,
-    sessions,
     start_session,
     tenant_id_of,
     tenant_of,
@@ -147,12 +146,7 @@ async def staff_sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
 
 @post("/sign-out")
 async def staff_sign_out(request: Request[Any, Any, Any]) -> Redirect:
-    current = visitor(request)
-    if current is not None:
-        await sessions(request).revoke(current.token)
-    response = Redirect("/admin/sign-in", status_code=303)
-    clear_session_cookie(request, response)
-    return response
+    return await end_session(request, "/admin/sign-in")
 
 
 # --- the dashboard and the activation queue --------------------------------------------

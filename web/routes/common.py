@@ -32,10 +32,6 @@ def i18n(request: Request[Any, Any, Any]) -> Translator:
     return translator
 
 
-def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def pepper(request: Request[Any, Any, Any]) -> str:
     """The server secret that keys hashes of one-time secrets and signs form tickets."""
     secret: str = request.app.state.portal.settings.secret_key

@@ -14,6 +14,7 @@ from domain.signin import authenticate
 from web.auth import (
     clear_session_cookie,
     client_address,
+    end_session,
     require_customer,
     safe_next,
     sessions,
@@ -113,12 +114,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
 
 @post("/sign-out")
 async def sign_out(request: Request[Any, Any, Any]) -> Redirect:
-    current = visitor(request)
-    if current is not None:
-        await sessions(request).revoke(current.token)
-    response = Redirect("/", status_code=303)
-    clear_session_cookie(request, response)
-    return response
+    return await end_session(request, "/")
 
 
 @post("/sign-out/everywhere")
