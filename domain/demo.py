@@ -226,6 +226,35 @@ class DemoGenerator:
                     decimals=3,
                 )
             )
+        if meters and index == 0:
+            # The first customer's first meter is due for verification: the rule shows.
+            meters[0].verification_due = self.today - timedelta(days=20)
+        if meters and index == 1:
+            # An earlier meter, replaced and removed, stays on the account as in seed 004.
+            meters.append(
+                Meter(
+                    tenant_id=self.tenant_id,
+                    account_id=account_id,
+                    service=services[0],
+                    factory_number=f"{self.rng.randrange(10**7, 10**8)}",
+                    state="removed",
+                    verification_due=self.today - timedelta(days=400),
+                    decimals=3,
+                )
+            )
+        if meters and index == 2 and self.config.has("reconciliation"):
+            # Legal entities with a heat meter send its daily printout instead of a reading.
+            meters.append(
+                Meter(
+                    tenant_id=self.tenant_id,
+                    account_id=account_id,
+                    service="heat",
+                    factory_number=f"{self.rng.randrange(10**7, 10**8)}",
+                    verification_due=self.today + timedelta(days=700),
+                    decimals=3,
+                    is_heat_meter=True,
+                )
+            )
         return meters
 
     def history(self, account_id: int, meters: list[Meter]) -> tuple[list[Reading], list[Charge]]:
@@ -235,13 +264,15 @@ class DemoGenerator:
         charges: list[Charge] = []
         totals: dict[tuple[date, str], Decimal] = {}
         for meter in meters:
+            if meter.is_heat_meter or (meter.state == "removed" and meter.factory_number):
+                continue  # no history: billed by printout, or replaced before it
             value = Decimal(self.rng.randrange(100, 900))
             for back in range(MONTHS_OF_HISTORY, 0, -1):
                 period = month_start(self.today, back)
                 use = Decimal(max(1, round(self.rng.gauss(_MEAN_USE[meter.service], 1.5))))
                 use += Decimal(self.rng.randrange(1000)) / 1000
                 value += use
-                if meter.state == "installed" and meter.factory_number:
+                if meter.state == "installed" and meter.factory_number and not meter.is_heat_meter:
                     readings.append(
                         Reading(
                             tenant_id=self.tenant_id,
@@ -276,7 +307,33 @@ class DemoGenerator:
                     amount=amount,
                 )
             )
+        charges.extend(self.allowances(account_id, charges))
         return readings, charges
+
+    def allowances(self, account_id: int, charges: list[Charge]) -> list[Charge]:
+        """Benefits and subsidies as negative lines, where the tenant shows them."""
+        kinds = [kind for kind in ("benefit", "subsidy") if self.config.has(f"{kind}s")]
+        if not kinds or account_id % 2:
+            return []
+        by_period: dict[date, Decimal] = {}
+        for charge in charges:
+            by_period[charge.period] = by_period.get(charge.period, Decimal(0)) + charge.amount
+        share = {"benefit": Decimal("0.25"), "subsidy": Decimal("0.10")}
+        return [
+            Charge(
+                tenant_id=self.tenant_id,
+                account_id=account_id,
+                period=period,
+                service=kind,
+                recipient=self.config.name(self.config.locales.default),
+                volume=Decimal(0),
+                tariff=Decimal(0),
+                vat_percent=Decimal(0),
+                amount=-(total * share[kind]).quantize(CENT, ROUND_HALF_UP),
+            )
+            for period, total in sorted(by_period.items())
+            for kind in kinds
+        ]
 
     def broadband_charges(self, account_id: int) -> list[Charge]:
         assert self.config.broadband is not None

@@ -49,6 +49,13 @@ CODES_PER_TENANT_DAY = Limit("codes-tenant", 2000, timedelta(days=1))
 REGISTRATION_CHECKS_PER_ADDRESS = Limit("registration-checks-address", 20, timedelta(hours=1))
 LOOKUPS_PER_ADDRESS = Limit("lookups-address", 5, timedelta(hours=1))
 LOOKUPS_PER_PHONE = Limit("lookups-phone", 3, timedelta(days=1))
+# Linking an account asks for a proof (the meter's last four digits): guesses are limited.
+LINK_ATTEMPTS_PER_CUSTOMER = Limit("link-attempts-customer", 10, timedelta(hours=1))
+# Readings sent without signing in go to a staff queue; a flood must not bury it.
+ANONYMOUS_READINGS_PER_ADDRESS = Limit("anonymous-readings-address", 10, timedelta(hours=1))
+ANONYMOUS_READINGS_PER_PHONE = Limit("anonymous-readings-phone", 5, timedelta(days=1))
+# Visit requests per customer and day.
+VISIT_REQUESTS_PER_CUSTOMER = Limit("visit-requests-customer", 10, timedelta(days=1))
 
 
 class RateCounter(SQLModel, table=True):

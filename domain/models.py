@@ -69,6 +69,8 @@ class Customer(SQLModel, table=True):
     invoices_by_email: bool = False
     # Until when a pre-provisioned initial password may be used to sign in.
     initial_password_valid_until: date | None = None
+    # An email when the readings window opens (sent once per window).
+    reading_reminders: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -148,6 +150,10 @@ class Reading(SQLModel, table=True):
     source: str = Field(max_length=20, default="customer")  # customer | billing | staff | anonymous
     status: str = Field(max_length=20, default="accepted")  # processing | accepted | rejected
     rejection_reason: str | None = Field(default=None, max_length=200)
+    # What the customer confirmed to get the value accepted, comma-separated codes
+    # ("replacement_or_rollover", "unusual_consumption", "partial"); kept as evidence.
+    confirmations: str = Field(default="", max_length=120)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
     submitted_at: datetime = Field(default_factory=utcnow)
 
 
@@ -188,3 +194,61 @@ class Payment(SQLModel, table=True):
     purpose: str = Field(max_length=40, default="")
     provider: str = Field(max_length=40)
     reference: str = Field(max_length=100)
+
+
+class AnonymousReading(SQLModel, table=True):
+    """A reading sent without signing in (where the tenant allows it): a staff queue item."""
+
+    __tablename__ = "anonymous_reading"
+    __table_args__ = (Index("ix_anonymous_reading_tenant_status", "tenant_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    full_name: str = Field(max_length=200)
+    phone: str = Field(max_length=20)
+    meter_number: str = Field(max_length=40)
+    value: Decimal = Field(sa_column=Column(ScaledDecimal(READING_SCALE), nullable=False))
+    status: str = Field(max_length=20, default="new")  # new | recorded | rejected
+    staff_note: str | None = Field(default=None, max_length=300)
+    handled_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    handled_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VisitRequest(SQLModel, table=True):
+    """A request for a visit (meter acceptance or check) on a date and in a time slot."""
+
+    __tablename__ = "visit_request"
+    __table_args__ = (
+        Index("ix_visit_request_tenant_status", "tenant_id", "status"),
+        Index("ix_visit_request_customer", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    account_id: int = Field(foreign_key="account.id")
+    meter_id: int | None = Field(default=None, foreign_key="meter.id")
+    kind: str = Field(max_length=30)  # meter_acceptance | meter_check
+    phone: str = Field(max_length=20)
+    visit_date: date
+    slot: str = Field(max_length=5)  # "HH:MM", one of the tenant's slots
+    notes: str = Field(default="", max_length=1000)
+    # submitted | scheduled | done | cancelled
+    status: str = Field(max_length=20, default="submitted")
+    status_note: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReadingReminder(SQLModel, table=True):
+    """That a customer was reminded of one readings window; the key makes it once per window."""
+
+    __tablename__ = "reading_reminder"
+    __table_args__ = (UniqueConstraint("customer_id", "window_opens"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    window_opens: date
+    sent_at: datetime = Field(default_factory=utcnow)

@@ -35,15 +35,19 @@ from web.gateway import Gateway
 from web.rendering import create_environment, page
 from web.routes import (
     admin,
+    anonymous_readings,
+    cabinet,
     dev,
     forms,
     health,
     i18n_status,
     pages,
     profile,
+    readings,
     recovery,
     registration,
     sign_in,
+    visits,
 )
 from web.settings import PROJECT_ROOT, Settings
 
@@ -153,6 +157,10 @@ def create_app(settings: Settings | None = None) -> Gateway:
         route_handlers=[
             *pages.routes,
             *sign_in.routes,
+            *cabinet.routes,
+            *readings.routes,
+            *anonymous_readings.routes,
+            *visits.routes,
             *registration.routes,
             *recovery.routes,
             *profile.routes,

@@ -45,6 +45,7 @@ from web.auth import (
 from web.i18n import N_, Translator
 from web.messages import render_message
 from web.rendering import page
+from web.routes import admin_queues
 from web.routes.common import i18n, posted
 
 _SIGN_IN_MESSAGES = {
@@ -344,6 +345,7 @@ routes: list[Any] = [
             activation_detail,
             approve,
             reject,
+            *admin_queues.handlers,
         ],
         exception_handlers={StaffRequired: _to_sign_in},
     )

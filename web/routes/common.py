@@ -7,8 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request
+from litestar.exceptions import NotFoundException
 
-from tenants.schema import TenantConfig
+from tenants.schema import Module, TenantConfig
 from web.forms import posted_strings
 from web.i18n import Translator
 
@@ -36,3 +37,9 @@ def pepper(request: Request[Any, Any, Any]) -> str:
     """The server secret that keys hashes of one-time secrets and signs form tickets."""
     secret: str = request.app.state.portal.settings.secret_key
     return secret
+
+
+def require_module(config: TenantConfig, module: Module) -> None:
+    """A page of a module the tenant has not enabled does not exist on its site."""
+    if not config.has(module):
+        raise NotFoundException()

@@ -6,10 +6,8 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
-from sqlmodel import select
 
 from domain.limits import SIGN_IN_PER_ADDRESS, SIGN_IN_PER_IDENTIFIER
-from domain.models import Account, AccountLink
 from domain.signin import authenticate
 from web.auth import (
     clear_session_cookie,
@@ -127,21 +125,4 @@ async def sign_out_everywhere(request: Request[Any, Any, Any]) -> Redirect:
     return response
 
 
-@get("/cabinet")
-async def cabinet(request: Request[Any, Any, Any]) -> Template:
-    customer = require_customer(request)
-    async with request.app.state.portal.database.session() as session:
-        rows = (
-            await session.exec(
-                select(Account, AccountLink)
-                .join(AccountLink, AccountLink.account_id == Account.id)  # type: ignore[arg-type]
-                .where(
-                    AccountLink.customer_id == customer.id, Account.tenant_id == customer.tenant_id
-                )
-                .order_by(Account.number)
-            )
-        ).all()
-    return page(request, "cabinet.html", customer=customer, accounts=rows)
-
-
-routes = [sign_in_form, sign_in, sign_out, sign_out_everywhere, cabinet]
+routes = [sign_in_form, sign_in, sign_out, sign_out_everywhere]
