@@ -312,7 +312,11 @@ class DemoGenerator:
 
     def allowances(self, account_id: int, charges: list[Charge]) -> list[Charge]:
         """Benefits and subsidies as negative lines, where the tenant shows them."""
-        kinds = [kind for kind in ("benefit", "subsidy") if self.config.has(f"{kind}s")]
+        kinds = [
+            kind
+            for kind, module in (("benefit", "benefits"), ("subsidy", "subsidies"))
+            if self.config.has(module)  # type: ignore[arg-type]
+        ]
         if not kinds or account_id % 2:
             return []
         by_period: dict[date, Decimal] = {}
