@@ -110,6 +110,12 @@ def _stores(settings: Settings, database: Database) -> tuple[SessionStore, Limit
     return DatabaseSessionStore(database), DatabaseLimiter(database, settings.secret_key)
 
 
+def _shifted_clock(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads `start` now and runs on at the normal pace."""
+    offset = start - utcnow()
+    return lambda: utcnow() + offset
+
+
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     status = exc.status_code if isinstance(exc, HTTPException) else HTTP_500_INTERNAL_SERVER_ERROR
     if status >= 500:
@@ -127,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
     portal = PortalState(
         settings=settings, database=database, sessions=session_store, limiter=limiter
     )
+    if settings.demo and settings.demo_now is not None:
+        portal.clock = _shifted_clock(settings.demo_now)
     environment = create_environment()
     environment.globals["asset_version"] = static_version()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,15 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"PORTAL_DEMO_NOW needs a UTC offset: {value!r}")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,9 @@ class Settings:
     redis_url: str | None = None
     # Load demo tenants and customers on an empty database and expose /_dev pages.
     demo: bool = True
+    # Demo mode only: the portal's clock starts at this moment (ISO 8601 with offset) and runs
+    # on from there, to show a day such as a reading window's first (browser tests use it).
+    demo_now: datetime | None = None
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +68,7 @@ class Settings:
             sms_gateway_url=env.get("PORTAL_SMS_GATEWAY_URL") or None,
             redis_url=env.get("PORTAL_REDIS_URL") or None,
             demo=_flag(env.get("PORTAL_DEMO"), True),
+            demo_now=_moment(env.get("PORTAL_DEMO_NOW")),
         )
 
     @property

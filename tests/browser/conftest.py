@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,17 +24,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-# Module scope: the server's in-process outbox worker shares the test database, and
-# must be gone before the outbox tests enqueue and claim messages of their own.
-@pytest.fixture(scope="module")
-def live_server(database_url: str) -> Iterator[str]:
-    """The portal as a customer meets it: a separate process on a loopback port."""
+@contextmanager
+def running_portal(database_url: str, **environment: str) -> Iterator[str]:
+    """`portal serve` in a process of its own on a loopback port; yields "localhost:<port>".
+
+    Extra PORTAL_* variables go in `environment`, e.g. PORTAL_DEMO_NOW to set its clock.
+    """
     port = _free_port()
     env = {
         **os.environ,
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_DEMO": "1",
         "PORTAL_SECRET_KEY": "browser-test-secret",
+        **environment,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
@@ -59,6 +62,15 @@ def live_server(database_url: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# Module scope: the server's in-process outbox worker shares the test database, and
+# must be gone before the outbox tests enqueue and claim messages of their own.
+@pytest.fixture(scope="module")
+def live_server(database_url: str) -> Iterator[str]:
+    """The portal as a customer meets it: a separate process on a loopback port."""
+    with running_portal(database_url) as host:
+        yield host
 
 
 # Module scope: Playwright's sync API keeps an event loop running while it is open, and
