@@ -254,6 +254,8 @@ class ContactData:
     # None: the phone is not editable here (it is a sign-in identifier).
     phone: str | None
     invoices_by_email: bool
+    # None: the customer was not offered the choice (no readings, or no email address).
+    reading_reminders: bool | None = None
 
 
 async def update_contact(session: AsyncSession, customer: Customer, data: ContactData) -> None:
@@ -264,6 +266,8 @@ async def update_contact(session: AsyncSession, customer: Customer, data: Contac
         customer.full_name = clean_text(data.full_name)
     if data.phone is not None:
         customer.phone = data.phone or None
+    if data.reading_reminders is not None:
+        customer.reading_reminders = data.reading_reminders
     session.add(customer)
     await session.commit()
 

@@ -26,12 +26,14 @@ from domain.db import Database
 from domain.delivery import Senders, run_worker
 from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
 from domain.models import Customer, utcnow
+from domain.reminders import run_reminders
 from domain.sessions import DatabaseSessionStore, RedisSessionStore, SessionStore
 from domain.staff import StaffUser
 from domain.tenancy import published_configs
 from tenants.hosts import HostMap
 from web.auth import CustomerRequired, Visitor, sign_in_redirect
 from web.gateway import Gateway
+from web.messages import render_message
 from web.rendering import create_environment, page
 from web.routes import (
     admin,
@@ -152,13 +154,17 @@ def create_app(settings: Settings | None = None) -> Gateway:
             ),
             name="outbox-worker",
         )
+        reminders = asyncio.create_task(
+            run_reminders(portal.database, render_message, stop_outbox, lambda: portal.clock()),
+            name="reading-reminders",
+        )
         try:
             yield
         finally:
             # A round in progress is finished; wait_for cancels it only if it overruns.
             stop_outbox.set()
             with suppress(TimeoutError):
-                await asyncio.wait_for(outbox_worker, timeout=45)
+                await asyncio.wait_for(asyncio.gather(outbox_worker, reminders), timeout=45)
             await portal.database.dispose()
 
     app = Litestar(

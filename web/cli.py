@@ -88,6 +88,9 @@ def serve(settings: Settings, host: str, port: int) -> int:
 def worker(settings: Settings) -> int:
     """Deliver the outbox until Ctrl-C or SIGTERM."""
     from domain.delivery import Senders, run_worker
+    from domain.models import utcnow
+    from domain.reminders import run_reminders
+    from web.messages import render_message
 
     async def deliver_until_stopped() -> None:
         stop = asyncio.Event()
@@ -97,11 +100,17 @@ def worker(settings: Settings) -> int:
         database = Database(settings.database_url)
         try:
             senders = Senders.from_settings(settings, settings.sms_gateway_url)
-            await run_worker(database, senders, stop)
+            await asyncio.gather(
+                run_worker(database, senders, stop),
+                run_reminders(database, render_message, stop, utcnow),
+            )
         finally:
             await database.dispose()
 
-    print("portal worker: delivering the outbox; Ctrl-C stops it.", file=sys.stderr)
+    print(
+        "portal worker: delivering the outbox and reading reminders; Ctrl-C stops it.",
+        file=sys.stderr,
+    )
     asyncio.run(deliver_until_stopped())
     return 0
 

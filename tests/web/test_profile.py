@@ -396,3 +396,40 @@ async def test_language_is_saved_and_used_without_asking(
     assert (await sign_in(second_client, "kz-vodokanal", number, OLD_PASSWORD)).status_code == 303
     cabinet = await second_client.get(tenant_url("kz-vodokanal", "/cabinet"))
     assert '<html lang="kk">' in cabinet.text
+
+
+async def test_reading_reminders_are_chosen_in_the_profile(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    customer = await ivanovo_signed_in(client, database_url)
+    form = await client.get(tenant_url("ivanovo-water", "/profile/contact?lang=en"))
+    assert 'name="reading_reminders"' in form.text
+    assert "Email me when the time to submit meter readings comes" in text_of(form.text)
+    saved = await post_page(
+        client,
+        "ivanovo-water",
+        "/profile/contact",
+        {"full_name": "Иванов Иван", "reading_reminders": "on"},
+    )
+    assert saved.status_code == 303
+    assert (await stored(database_url, customer["id"])).reading_reminders is True
+    again = await client.get(tenant_url("ivanovo-water", "/profile/contact"))
+    assert re.search(r'name="reading_reminders"[^>]*checked', again.text)
+    await post_page(client, "ivanovo-water", "/profile/contact", {"full_name": "Иванов Иван"})
+    assert (await stored(database_url, customer["id"])).reading_reminders is False
+
+
+async def test_no_reading_reminders_where_readings_are_not_taken(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    login = f"lty{unique_digits(5)}"
+    await make_customer(
+        database_url,
+        "beijing-unicom",
+        identifiers={"login": login},
+        email=unique_email("bj"),
+        full_name="王伟",
+    )
+    assert (await sign_in(client, "beijing-unicom", login, OLD_PASSWORD)).status_code == 303
+    form = await client.get(tenant_url("beijing-unicom", "/profile/contact"))
+    assert form.status_code == 200 and 'name="reading_reminders"' not in form.text

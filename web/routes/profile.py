@@ -368,6 +368,13 @@ def _contact_fields(config: TenantConfig, customer: Customer) -> list[tuple[Form
                 N_("Send me invoices by email"),
             )
         )
+    if config.has("readings") and customer.email:
+        fields.append(
+            (
+                FormField(name="reading_reminders", type="checkbox", required=False),
+                N_("Email me when the time to submit meter readings comes"),
+            )
+        )
     return fields
 
 
@@ -387,6 +394,7 @@ def _contact_page(
             "company_name": customer.company_name or "",
             "phone": customer.phone or "",
             "invoices_by_email": "on" if customer.invoices_by_email else "",
+            "reading_reminders": "on" if customer.reading_reminders else "",
         }
     fields = _labelled(config, translate, _contact_fields(config, customer), values, problems or {})
     for view in fields:
@@ -429,6 +437,11 @@ async def contact_change(request: Request[Any, Any, Any]) -> Template | Redirect
         company_name=checked.values.get("company_name", customer.company_name or ""),
         phone=phone,
         invoices_by_email=checked.values.get("invoices_by_email") == "1",
+        reading_reminders=(
+            checked.values.get("reading_reminders") == "1"
+            if "reading_reminders" in {f.name for f in fields}
+            else None
+        ),
     )
     async with request.app.state.portal.database.session() as session:
         row = await load_customer(session, tenant_id_of(request), customer.id or 0)
