@@ -9,6 +9,7 @@ import pytest
 
 from tenants.loader import load_presets
 from tests.conftest import tenant_url
+from tests.helpers import text_of
 
 PRESETS = {config.slug: config for config in load_presets()}
 TENANT_LOCALES = [
@@ -189,3 +190,23 @@ async def test_money_is_formatted_for_the_locale() -> None:
     assert translator_for("ru", currency="RUB").money(Decimal("1234.5")) == "1\xa0234,50\xa0₽"
     assert translator_for("zh_Hans", currency="CNY").money(Decimal("1234.5")) == "¥1,234.50"
     assert translator_for("kk", currency="KZT").money(Decimal("1234.5")) == "1\xa0234,50\xa0₸"
+
+
+@pytest.mark.parametrize("slug", sorted(PRESETS))
+async def test_contact_centre_shows_address_and_hours_in_the_page_language(
+    client: httpx.AsyncClient, slug: str
+) -> None:
+    config = PRESETS[slug]
+    for locale in config.locales.enabled:
+        text = text_of((await client.get(tenant_url(slug, f"/contact?lang={locale}"))).text)
+        if config.contact_centre.address:
+            assert config.text(config.contact_centre.address, locale) in text
+        for row in config.contact_centre.hours:
+            assert config.text(row.days, locale) in text and row.hours in text
+
+
+async def test_melitopol_water_advises_when_to_submit_readings(client: httpx.AsyncClient) -> None:
+    russian = text_of((await client.get(tenant_url("melitopol-water", "/?lang=ru"))).text)
+    assert "до 25 числа" in russian and "в один и тот же день" in russian
+    english = text_of((await client.get(tenant_url("melitopol-water", "/?lang=en"))).text)
+    assert "before the 25th" in english and "on the same day each month" in english
