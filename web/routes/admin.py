@@ -166,6 +166,7 @@ async def dashboard(request: Request[Any, Any, Any]) -> Template:
         pending=pending,
         # A tenant without staff approval has no queue to show unless requests are waiting.
         approvals=config.registration.confirm_by == "staff_approval" or pending > 0,
+        **(await admin_queues.dashboard_counts(request)),
     )
 
 
