@@ -11,15 +11,11 @@ from typing import Any
 import pytest
 
 from domain.demo import DEMO_PASSWORD
-from tests.browser import conftest as browser_conftest
 from tests.browser.conftest import axe_violations
 from tests.helpers import create_customer
 from tests.web.test_cabinet_home import Made, link, make_account
 
 pytestmark = pytest.mark.browser
-
-live_server = browser_conftest.live_server
-browser = browser_conftest.browser
 
 SLUG = "ivanovo-water"
 
