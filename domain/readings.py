@@ -34,7 +34,8 @@ Refusal = Literal[
 Confirmation = Literal["replacement_or_rollover", "unusual_consumption"]
 Warning_ = Literal["verification_overdue"]
 
-_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
+# ASCII digits only: Python's \d (and Decimal) would also take "١٢٣" or "１２３".
+_NUMBER = re.compile(r"^[0-9]+(?:[.,][0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def _next_window_day(days: list[int], today: date) -> date:
 
 def parse_value(raw: str, decimals: int) -> Decimal:
     """A typed reading as a Decimal, or ValueError whose message is a Refusal code."""
-    text = raw.strip().replace(" ", "").replace("\u00a0", "")
+    # Spaces a locale may group digits with: space, no-break space, narrow no-break space.
+    text = raw.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not _NUMBER.match(text):
         raise ValueError(
             "negative" if text.startswith("-") and _NUMBER.match(text[1:]) else "not_a_number"

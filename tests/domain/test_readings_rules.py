@@ -67,7 +67,15 @@ def test_a_window_on_the_31st_skips_short_months() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("123", "123"), ("123,5", "123.5"), (" 1 234.125 ", "1234.125"), ("0007.100", "7.100")],
+    [
+        ("123", "123"),
+        ("123,5", "123.5"),
+        (" 1 234.125 ", "1234.125"),
+        ("0007.100", "7.100"),
+        # Grouped as a locale writes it: no-break space, narrow no-break space.
+        ("1\u00a0234,5", "1234.5"),
+        ("1\u202f234,5", "1234.5"),
+    ],
 )
 def test_values_people_type(raw: str, value: str) -> None:
     assert parse_value(raw, 3) == Decimal(value)
@@ -84,6 +92,10 @@ def test_values_people_type(raw: str, value: str) -> None:
         ("1.2345", "too_many_decimals"),
         ("123456789", "too_large"),
         ("1.2.3", "not_a_number"),
+        # Digits of other scripts: Python's \d and Decimal would take them as 123.
+        ("\u0661\u0662\u0663", "not_a_number"),
+        ("\uff11\uff12\uff13", "not_a_number"),
+        ("   ", "not_a_number"),
     ],
 )
 def test_values_refused(raw: str, reason: str) -> None:
