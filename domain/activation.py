@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.identifiers import login_key
 from domain.models import Account, AccountLink, Customer, CustomerIdentifier, utcnow
 from domain.outbox import MessageRenderer, enqueue
+from domain.ownership import is_row_id
 from domain.passwords import hash_password_async
 from tenants.schema import FormField, LoginKind, TenantConfig
 
@@ -104,6 +105,8 @@ async def find_request(
     session: AsyncSession, tenant_id: int, request_id: int
 ) -> ActivationRequest | None:
     """One request of this tenant; another tenant's id finds nothing."""
+    if not is_row_id(request_id):
+        return None
     found = await session.exec(
         select(ActivationRequest)
         .where(ActivationRequest.id == request_id, ActivationRequest.tenant_id == tenant_id)

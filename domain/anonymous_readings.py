@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.fields import clean_text
 from domain.identifiers import InvalidIdentifier
 from domain.models import Account, AnonymousReading, Meter, Reading, utcnow
+from domain.ownership import is_row_id
 from domain.profile import normalize_phone
 from domain.reading_submission import upsert_reading
 from domain.readings import parse_value, period_of
@@ -202,6 +203,8 @@ async def count_new(session: AsyncSession, *, tenant_id: int) -> int:
 
 
 async def find_item(session: AsyncSession, *, tenant_id: int, item_id: int) -> QueueItem | None:
+    if not is_row_id(item_id):
+        return None
     item = (
         await session.exec(
             select(AnonymousReading).where(

@@ -11,6 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import Account, AccountLink, Meter
 
+# Row ids are 64-bit integers. A longer number typed into a URL or a form is no row at all,
+# and must not reach the database, which would refuse to bind it (a 500, not a 404).
+_ROW_ID_LIMIT = 2**63
+
+
+def is_row_id(value: int) -> bool:
+    return 0 < value < _ROW_ID_LIMIT
+
 
 async def linked_accounts(
     session: AsyncSession, *, tenant_id: int, customer_id: int
@@ -33,6 +41,8 @@ async def linked_account(
     session: AsyncSession, *, tenant_id: int, customer_id: int, account_id: int
 ) -> tuple[Account, AccountLink] | None:
     """One of the customer's accounts, or None when it is not theirs or does not exist."""
+    if not is_row_id(account_id):
+        return None
     row = (
         await session.exec(
             select(Account, AccountLink)

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.identifiers import InvalidIdentifier
 from domain.models import Account, AccountLink, Customer, Meter, VisitRequest, utcnow
 from domain.outbox import MessageRenderer, enqueue
-from domain.ownership import linked_account, linked_accounts, meters_of
+from domain.ownership import is_row_id, linked_account, linked_accounts, meters_of
 from domain.profile import normalize_phone
 from tenants.schema import TenantConfig, VisitRequests
 
@@ -335,6 +335,8 @@ async def visit_queue(
 
 
 async def find_visit(session: AsyncSession, *, tenant_id: int, request_id: int) -> VisitRow | None:
+    if not is_row_id(request_id):
+        return None
     row = (
         await session.exec(
             select(VisitRequest, Account, Meter, Customer)

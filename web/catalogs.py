@@ -39,6 +39,7 @@ SHIPPED_LOCALES = ("kk", "ru", "zh_Hans")
 KEYWORDS: dict[str, Any] = {
     "_": None,
     "N_": None,
+    "Nn_": (1, 2),
     "gettext": None,
     "lazy_gettext": None,
     "ngettext": (1, 2),

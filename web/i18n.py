@@ -45,6 +45,11 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for extraction; shown with `ngettext(*pair, n)`."""
+    return singular, plural
+
+
 def available_locales(directory: Path = TRANSLATIONS) -> list[str]:
     """The source locale and every locale with a catalog; adding one needs no code."""
     found = {path.parent.parent.name for path in directory.glob("*/LC_MESSAGES/messages.po")}
@@ -211,6 +216,11 @@ class Translator:
     def gettext(self, message: str) -> str:
         text = self.terminology.get(message) or self.catalog.gettext(message)
         return self._marked(text, message)
+
+    def pick(self, messages: Mapping[str, str], key: str) -> str:
+        """`messages[key]` translated. (`gettext(messages["key"])` would have the extractor
+        take the literal key for a message.)"""
+        return self.gettext(messages[key])
 
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         text = self._tenant_plural(singular, count) or self.catalog.ngettext(

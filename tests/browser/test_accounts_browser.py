@@ -48,7 +48,7 @@ def test_account_pages_pass_axe(browser: Any, live_server: str, database_url: st
         assert page.get_by_role("heading", name="My flat").is_visible()
         assert axe_violations(page) == []
 
-        page.get_by_role("link", name=f"Statement of account {account.number}").click()
+        page.locator(f"#account-{account.id}").get_by_role("link", name="Statement").click()
         page.wait_for_url(f"{base}/accounts/{account.id}/statement")
         assert axe_violations(page) == []
         page.goto(f"{base}/accounts/{account.id}/statement?from=2026-13&to=abc")

@@ -92,7 +92,7 @@ async def test_statement_figures_and_lines(client: httpx.AsyncClient, database_u
     assert "No payments in August 2026." in text
     assert m("999.00") not in text
     # Accessible tables.
-    assert "<caption>Charges in October 2026</caption>" in page
+    assert '<caption id="charges-2026-10">Charges in October 2026</caption>' in page
     assert '<th scope="col">Opening balance</th>' in page
     assert "?from=2026-05&amp;to=2026-07" in page  # "Earlier months"
 

@@ -113,6 +113,7 @@ def test_the_finder_sees_text_and_spoken_attributes() -> None:
     assert sorted(english_in(readable_text(page), "ru")) == [
         "Language",
         "Phones",
+        "Readings",
         "Readings are accepted from day %(first)s to day %(last)s of each month.",
     ]
 

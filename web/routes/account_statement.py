@@ -25,18 +25,9 @@ from web.i18n import N_, Translator
 from web.rendering import page
 from web.routes.accounts import own_account
 from web.routes.common import i18n, tenant_today
+from web.services import service_name
 
 # Billing services and allowances as a statement names them.
-SERVICE_NAMES = {
-    "cold_water": N_("Cold water"),
-    "hot_water": N_("Hot water"),
-    "sewerage": N_("Sewerage"),
-    "gas": N_("Gas"),
-    "heat": N_("Heating"),
-    "broadband": N_("Broadband"),
-    "benefit": N_("Benefit"),
-    "subsidy": N_("Subsidy"),
-}
 PROVIDER_NAMES = {
     "billing": N_("Recorded by the utility"),
     "sandbox": N_("Online payment"),
@@ -106,9 +97,7 @@ async def statement(request: Request[Any, Any, Any], account_id: FromPath[int]) 
         "raw_to": raw_to,
         "latest": today.strftime("%Y-%m"),
         "month_name": lambda month: month_name(translate, month),
-        "service_name": lambda code: (
-            translate.gettext(SERVICE_NAMES[code]) if code in SERVICE_NAMES else code
-        ),
+        "service_name": lambda code: service_name(translate, code),
         "provider_name": lambda code: (
             translate.gettext(PROVIDER_NAMES[code]) if code in PROVIDER_NAMES else code
         ),

@@ -201,10 +201,10 @@ async def visit_status(
         raise NotFoundException()
     keep = {"note": typed_note[:1000], "chosen": new_status}
     if row.request.status != expected:
-        error = translate.gettext(_VISIT_ERRORS["stale"])
+        error = translate.pick(_VISIT_ERRORS, "stale")
         return await _visit_page(request, request_id, error=error, status=409)
     if new_status not in STATUSES[1:]:
-        error = translate.gettext(_VISIT_ERRORS["bad_status"])
+        error = translate.pick(_VISIT_ERRORS, "bad_status")
         return await _visit_page(request, request_id, error=error, status=400, **keep)
     problem = status_note_problem(new_status, note)
     if problem is not None:

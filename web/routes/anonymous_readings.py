@@ -23,7 +23,7 @@ from domain.limits import ANONYMOUS_READINGS_PER_ADDRESS, ANONYMOUS_READINGS_PER
 from tenants.schema import TenantConfig
 from web.auth import client_address, tenant_id_of, tenant_of
 from web.forms import PROBLEM_MESSAGES, FieldView
-from web.i18n import N_, Translator
+from web.i18n import N_, Nn_, Translator
 from web.rendering import page
 from web.routes.common import i18n, now, posted, require_module
 from web.routes.visits import phone_sample
@@ -56,9 +56,9 @@ _PROBLEMS = {
     "value:negative": N_("A meter reading cannot be negative."),
     "value:too_large": N_("This number is too large for a meter reading."),
 }
-_TOO_MANY_DECIMALS = (
-    N_("A meter reading has at most %(count)d decimal place."),
-    N_("A meter reading has at most %(count)d decimal places."),
+_TOO_MANY_DECIMALS = Nn_(
+    "A meter reading has at most %(count)d decimal place.",
+    "A meter reading has at most %(count)d decimal places.",
 )
 _TOO_MANY = N_(
     "Too many readings have been sent from here. Please try again later, or call the "

@@ -49,8 +49,6 @@ from web.routes.readings_views import (
 # What a form posts: value-<meter id>, confirm-<meter id> (repeatable), confirm_partial=yes.
 VALUE_PREFIX = "value-"
 CONFIRM_PREFIX = "confirm-"
-# Ids are 64-bit integers: a longer number in a URL is no account, not a database error.
-MAX_ID = 2**63
 
 
 # --- the pages --------------------------------------------------------------------
@@ -93,8 +91,6 @@ async def _account_and_rows(
     require_module(config, "readings")
     customer = require_customer(request)
     tenant_id = tenant_id_of(request)
-    if not 0 < account_id < MAX_ID:
-        raise NotFoundException()
     async with request.app.state.portal.database.session() as session:
         found = await linked_account(
             session, tenant_id=tenant_id, customer_id=customer.id or 0, account_id=account_id
@@ -142,17 +138,15 @@ def _readings_page(
     alert = ""
     if assessment is not None and not open_window.open:
         opens = open_window.next_opens or today
-        alert = translate.gettext(MESSAGES["window_closed"]) % {
-            "date": translate.date(opens, "long")
-        }
+        alert = translate.pick(MESSAGES, "window_closed") % {"date": translate.date(opens, "long")}
     elif assessment is not None and assessment.foreign_meter:
-        alert = translate.gettext(MESSAGES["foreign_meter"])
+        alert = translate.pick(MESSAGES, "foreign_meter")
     elif assessment is not None and assessment.nothing_entered:
-        alert = translate.gettext(MESSAGES["nothing_entered"])
+        alert = translate.pick(MESSAGES, "nothing_entered")
     elif assessment is not None and assessment.refused:
-        alert = translate.gettext(MESSAGES["refused"])
+        alert = translate.pick(MESSAGES, "refused")
     elif assessment is not None and assessment.needs_confirmation:
-        alert = translate.gettext(MESSAGES["confirm"])
+        alert = translate.pick(MESSAGES, "confirm")
     partial = ""
     if (
         assessment is not None
@@ -178,7 +172,7 @@ def _readings_page(
         alert_kind="confirm" if assessment is not None and not assessment.refused else "error",
         partial=partial,
         posted=posted,
-        sent=translate.gettext(MESSAGES["success"]) if sent else "",
+        sent=translate.pick(MESSAGES, "success") if sent else "",
         any_input=any(view.takes_input for view in views),
     )
     response.headers["Vary"] = "HX-Request"
@@ -271,7 +265,7 @@ async def check_reading(request: Request[Any, Any, Any], account_id: FromPath[in
         outcome = check_one(config.readings, row, raw, today)
         messages = outcome_messages(config, translate, row, outcome, today, account_id)
         if outcome.missing:
-            messages.append(Message(translate.gettext(MESSAGES["will_ask"]), kind="confirm"))
+            messages.append(Message(translate.pick(MESSAGES, "will_ask"), kind="confirm"))
     elif warn_overdue(config, row, today):
         messages = [verification_warning(config, translate, account_id, row.id)]
     return Template(

@@ -15,7 +15,8 @@ from babel.numbers import format_decimal
 from domain.reading_submission import MeterOutcome, MeterReadings
 from domain.readings import window
 from tenants.schema import TenantConfig
-from web.i18n import N_, Translator
+from web.i18n import N_, Nn_, Translator
+from web.services import service_name
 
 # Every message of the readings form, each one whole sentence (STYLE 10).
 MESSAGES: dict[str, str] = {
@@ -71,25 +72,17 @@ MESSAGES: dict[str, str] = {
     "success": N_("Your readings have been received and are being processed."),
 }
 # Needs a plural form: ngettext with these two.
-TOO_MANY_DECIMALS = (
-    N_("This meter's reading has at most %(count)d decimal place."),
-    N_("This meter's reading has at most %(count)d decimal places."),
+TOO_MANY_DECIMALS = Nn_(
+    "This meter's reading has at most %(count)d decimal place.",
+    "This meter's reading has at most %(count)d decimal places.",
 )
-PARTIAL = (
-    N_("You entered readings for %(filled)d of %(total)d meter. Send only these?"),
-    N_("You entered readings for %(filled)d of %(total)d meters. Send only these?"),
+PARTIAL = Nn_(
+    "You entered readings for %(filled)d of %(total)d meter. Send only these?",
+    "You entered readings for %(filled)d of %(total)d meters. Send only these?",
 )
 CONFIRM_LABELS = {
     "replacement_or_rollover": N_("The meter was replaced or its register rolled over"),
     "unusual_consumption": N_("Yes, the consumption is right"),
-}
-SERVICES = {
-    "cold_water": N_("Cold water"),
-    "hot_water": N_("Hot water"),
-    "gas": N_("Gas"),
-    "heat": N_("Heat"),
-    "electricity": N_("Electricity"),
-    "sewerage": N_("Sewerage"),
 }
 STATES = {"installed": N_("Installed"), "removed": N_("Removed")}
 SOURCES = {
@@ -169,7 +162,7 @@ def verification_warning(
     config: TenantConfig, translate: Translator, account_id: int, meter_id: int
 ) -> Message:
     return Message(
-        translate.gettext(MESSAGES["verification_warning"]),
+        translate.pick(MESSAGES, "verification_warning"),
         kind="warning",
         link=check_link(config, translate, account_id, meter_id),
     )
@@ -276,7 +269,7 @@ def row_view(
 ) -> RowView:
     say = translate.gettext
     meter, previous, current = row.meter, row.previous, row.current
-    service = say(SERVICES.get(meter.service, meter.service))
+    service = service_name(translate, meter.service)
     problem = row.problem(config.readings, today)
     view = RowView(
         id=row.id,

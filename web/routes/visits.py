@@ -33,6 +33,7 @@ from web.forms import PROBLEM_MESSAGES, FieldView
 from web.i18n import N_, Translator
 from web.rendering import page
 from web.routes.common import i18n, posted, require_module, tenant_today
+from web.services import service_name
 
 KIND_TITLES = {
     "meter_acceptance": N_("Meter acceptance"),
@@ -56,13 +57,6 @@ STATUS_WORDS = {
     "scheduled": N_("Scheduled"),
     "done": N_("Done"),
     "cancelled": N_("Cancelled"),
-}
-SERVICE_WORDS = {
-    "cold_water": N_("Cold water"),
-    "hot_water": N_("Hot water"),
-    "gas": N_("Gas"),
-    "heat": N_("Heat"),
-    "electricity": N_("Electricity"),
 }
 FIELD_LABELS = {
     "account": N_("Account"),
@@ -109,7 +103,7 @@ _TOO_MANY = N_(
 
 
 def meter_label(meter: Meter, translate: Translator) -> str:
-    service = translate.gettext(SERVICE_WORDS.get(meter.service, N_("Meter")))
+    service = service_name(translate, meter.service, unknown=N_("Meter"))
     if meter.factory_number:
         return translate.gettext("%(service)s, meter no. %(number)s") % {
             "service": service,
@@ -196,7 +190,7 @@ def _problem_text(
 ) -> str:
     label = translate.gettext(FIELD_LABELS[name])
     if name == "phone" and reason == "bad_phone":
-        return translate.gettext(PROBLEM_MESSAGES["bad_phone"]) % {
+        return translate.pick(PROBLEM_MESSAGES, "bad_phone") % {
             "label": label,
             "sample": phone_sample(config) or "—",
         }

@@ -1,0 +1,57 @@
+"""Ids in URLs are looked up, never trusted: a huge, zero or foreign id is a 404, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from domain.demo import DEMO_PASSWORD, DEMO_STAFF_LOGIN
+from tests.conftest import tenant_url
+from tests.helpers import csrf_token, sign_in, submit
+
+SLUG = "ivanovo-water"
+ODD_IDS = ["99999999999999999999", "9223372036854775808", "0"]
+CUSTOMER_PAGES = [
+    "/accounts/{id}/readings",
+    "/accounts/{id}/statement",
+    "/accounts/{id}/nickname",
+    "/accounts/{id}/unlink",
+]
+STAFF_PAGES = ["/admin/visits/{id}", "/admin/activations/{id}"]
+STAFF_POSTS = [
+    ("/admin/visits/{id}/status", {"status": "done", "seen_status": "submitted"}),
+    ("/admin/anonymous-readings/{id}/record", {}),
+    ("/admin/anonymous-readings/{id}/reject", {"note": "x"}),
+]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+async def test_customer_pages_answer_404(client: httpx.AsyncClient, odd: str) -> None:
+    assert (await sign_in(client, SLUG, "+79123451234")).status_code == 303
+    for path in CUSTOMER_PAGES:
+        response = await client.get(tenant_url(SLUG, path.format(id=odd)))
+        assert response.status_code == 404, (path, response.status_code)
+    cabinet = await client.get(tenant_url(SLUG, "/cabinet"))
+    token = csrf_token(cabinet.text)
+    for path in ("/accounts/{id}/unlink", "/accounts/{id}/nickname", "/accounts/{id}/readings"):
+        response = await client.post(
+            tenant_url(SLUG, path.format(id=odd)), data={"_csrf_token": token, "nickname": "x"}
+        )
+        assert response.status_code == 404, (path, response.status_code)
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+async def test_staff_pages_answer_404(client: httpx.AsyncClient, odd: str) -> None:
+    signed = await submit(
+        client, SLUG, "/admin/sign-in", {"login": DEMO_STAFF_LOGIN, "password": DEMO_PASSWORD}
+    )
+    assert signed.status_code == 303
+    for path in STAFF_PAGES:
+        response = await client.get(tenant_url(SLUG, path.format(id=odd)))
+        assert response.status_code == 404, (path, response.status_code)
+    token = csrf_token((await client.get(tenant_url(SLUG, "/admin/visits"))).text)
+    for path, data in STAFF_POSTS:
+        response = await client.post(
+            tenant_url(SLUG, path.format(id=odd)), data={"_csrf_token": token, **data}
+        )
+        assert response.status_code == 404, (path, response.status_code)
