@@ -11,11 +11,21 @@ import pytest
 
 from tenants.loader import load_presets
 from tests.conftest import tenant_url
+from tests.helpers import sign_in
 from web.rendering import HTMX_FILE
 
 BUDGET_BYTES = 30 * 1024
 PATHS = ("/", "/contact", "/missing", "/sign-in", "/register", "/recover")
 PAGES = [(config.slug, path) for config in load_presets() for path in PATHS]
+# A demo customer of each tenant (README), for the pages behind the sign-in.
+DEMO_SIGN_INS = {
+    "wujiang-water": "23078772244",
+    "melitopol-water": "ivanov1",
+    "melitopol-gas": "ivanov1",
+    "beijing-unicom": "lty03410",
+    "ivanovo-water": "+79123451234",
+    "kz-vodokanal": "vk32208226",
+}
 PARTIAL_BUDGET_BYTES = 5 * 1024
 
 
@@ -25,8 +35,7 @@ async def _compressed_size(client: httpx.AsyncClient, url: str) -> int:
     return response.num_bytes_downloaded
 
 
-@pytest.mark.parametrize(("slug", "path"), PAGES)
-async def test_first_load_within_budget(client: httpx.AsyncClient, slug: str, path: str) -> None:
+async def _first_load(client: httpx.AsyncClient, slug: str, path: str) -> None:
     page_url = tenant_url(slug, path)
     total = await _compressed_size(client, page_url)
     html = (await client.get(page_url)).text
@@ -35,6 +44,30 @@ async def test_first_load_within_budget(client: httpx.AsyncClient, slug: str, pa
     for asset in assets:
         total += await _compressed_size(client, tenant_url(slug, asset))
     assert total <= BUDGET_BYTES, f"{page_url}: {total} bytes compressed"
+
+
+@pytest.mark.parametrize(("slug", "path"), PAGES)
+async def test_first_load_within_budget(client: httpx.AsyncClient, slug: str, path: str) -> None:
+    await _first_load(client, slug, path)
+
+
+@pytest.mark.parametrize("slug", sorted(DEMO_SIGN_INS))
+async def test_cabinet_pages_within_budget(client: httpx.AsyncClient, slug: str) -> None:
+    assert (await sign_in(client, slug, DEMO_SIGN_INS[slug])).status_code == 303
+    cabinet = (await client.get(tenant_url(slug, "/cabinet"))).text
+    paths = ["/cabinet", "/profile"]
+    for account_page in ("readings", "statement"):
+        found = re.search(rf'href="(/accounts/\d+/{account_page})"', cabinet)
+        if found:
+            paths.append(found.group(1))
+    if "/visits" in cabinet:
+        paths.append("/visits")
+    for path in paths:
+        await _first_load(client, slug, path)
+
+
+async def test_anonymous_reading_form_within_budget(client: httpx.AsyncClient) -> None:
+    await _first_load(client, "ivanovo-water", "/readings/anonymous")
 
 
 async def test_a_field_check_partial_is_small(client: httpx.AsyncClient) -> None:
