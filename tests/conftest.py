@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from domain.db import create_sync_engine
+from domain.db import Database, create_sync_engine
 from domain.demo import load_demo_data
 from domain.migrate import upgrade
 from domain.tenancy import install_presets, published_configs
@@ -95,6 +96,45 @@ async def client(portal_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http
     await portal.database.dispose()
+
+
+MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The test database, for tests that read or write rows directly."""
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def make_client(portal_settings: Settings) -> AsyncIterator[MakeClient]:
+    """Clients on apps of their own, as separate processes would be (a staff member beside a
+    customer), each from a chosen address and optionally with its clock set."""
+    from web.app import create_app
+
+    opened: list[tuple[Any, httpx.AsyncClient]] = []
+
+    async def make(
+        address: str = "127.0.0.1", clock: Callable[[], datetime] | None = None
+    ) -> httpx.AsyncClient:
+        app = create_app(portal_settings)
+        await app.portal.reload_tenants()  # type: ignore[attr-defined]
+        if clock is not None:
+            app.portal.clock = clock  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+        http = httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers={"Accept-Language": "en"}
+        )
+        opened.append((app, http))
+        return http
+
+    yield make
+    for app, http in opened:
+        await http.aclose()
+        await app.portal.database.dispose()
 
 
 def tenant_url(slug: str, path: str = "/") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlmodel import select
@@ -35,13 +34,6 @@ SLUG = "wujiang-water"
 @pytest.fixture(scope="module")
 def config() -> TenantConfig:
     return next(preset for preset in load_presets() if preset.slug == SLUG)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture

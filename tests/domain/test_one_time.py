@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -26,13 +25,6 @@ from domain.one_time import (
 )
 
 PEPPER = "one-time-test-pepper"
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture

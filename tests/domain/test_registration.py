@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
@@ -18,13 +17,6 @@ from tests.helpers import unique_digits
 from tests.web.test_registration_helpers import add_account, tenant_id
 
 CONFIGS = {config.slug: config for config in load_presets()}
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
 
 
 def checked(

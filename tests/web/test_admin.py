@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -19,51 +17,19 @@ from domain.models import Account, AccountLink, Customer, CustomerIdentifier, Te
 from domain.outbox import OutboxMessage
 from domain.passwords import hash_password_async
 from domain.staff import StaffUser
-from tests.conftest import tenant_url
+from tests.conftest import MakeClient, tenant_url
 from tests.helpers import csrf_token, sign_in, submit, text_of
-from web.settings import Settings
 
 WUJIANG = "wujiang-water"
-MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 # --- fixtures and helpers ----------------------------------------------------------------
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
 
 
 @pytest.fixture(autouse=True)
 def english(client: httpx.AsyncClient) -> None:
     """Pages in the source language, so assertions can quote its wording."""
     client.headers["Accept-Language"] = "en"
-
-
-@pytest.fixture
-async def make_client(portal_settings: Settings) -> AsyncIterator[MakeClient]:
-    """Clients on apps of their own, as separate processes would be, from a chosen address."""
-    from web.app import create_app
-
-    opened: list[tuple[Any, httpx.AsyncClient]] = []
-
-    async def make(address: str = "127.0.0.1") -> httpx.AsyncClient:
-        app = create_app(portal_settings)
-        await app.portal.reload_tenants()  # type: ignore[attr-defined]
-        transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-        http = httpx.AsyncClient(
-            transport=transport, base_url="http://localhost", headers={"Accept-Language": "en"}
-        )
-        opened.append((app, http))
-        return http
-
-    yield make
-    for app, http in opened:
-        await http.aclose()
-        await app.portal.database.dispose()
 
 
 def unique_address() -> str:

@@ -15,7 +15,6 @@ from tests.web.test_visits_support import (
     KZ,
     MakeClient,
     Owner,
-    database_fixture,  # noqa: F401  (the `database` fixture)
     make_client_fixture,  # noqa: F401  (the `make_client` fixture)
     own_customer,
     signed_in,

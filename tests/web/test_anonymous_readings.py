@@ -21,7 +21,6 @@ from tests.web.test_visits_support import (
     KZ,
     MakeClient,
     add_account,
-    database_fixture,  # noqa: F401  (the `database` fixture)
     make_client_fixture,  # noqa: F401  (the `make_client` fixture)
     staff_client,
     tenant_id,

@@ -15,7 +15,6 @@ from tests.web.test_visits_support import (
     KZ,
     Owner,
     add_account,
-    database_fixture,  # noqa: F401  (the `database` fixture)
     own_customer,
     signed_in,
     url,

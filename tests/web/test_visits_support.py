@@ -8,10 +8,8 @@ never changes the demo rows other tests rely on.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -21,9 +19,8 @@ from domain.db import Database
 from domain.demo import DEMO_PASSWORD
 from domain.models import Account, AccountLink, Meter, Tenant
 from domain.outbox import OutboxMessage
-from tests.conftest import tenant_url
+from tests.conftest import MakeClient, tenant_url
 from tests.helpers import create_customer, sign_in, submit, unique_digits
-from web.settings import Settings
 
 IVANOVO = "ivanovo-water"
 KZ = "kz-vodokanal"
@@ -31,39 +28,16 @@ KZ = "kz-vodokanal"
 # Sunday is not.
 FRIDAY_MORNING = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 
-MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture(name="database")
-async def database_fixture(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
-
 
 @pytest.fixture(name="make_client")
-async def make_client_fixture(portal_settings: Settings) -> AsyncIterator[MakeClient]:
-    """Clients on apps of their own (a staff member beside a customer), clock fixed."""
-    from web.app import create_app
-
-    opened: list[tuple[Any, httpx.AsyncClient]] = []
+def make_client_fixture(make_client: MakeClient) -> MakeClient:
+    """The shared clients, each from an address of its own, on a Friday morning in Ivanovo."""
 
     async def make(address: str | None = None) -> httpx.AsyncClient:
-        app = create_app(portal_settings)
-        await app.portal.reload_tenants()  # type: ignore[attr-defined]
-        app.portal.clock = lambda: FRIDAY_MORNING  # type: ignore[attr-defined]
         address = address or f"203.0.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
-        transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
-        http = httpx.AsyncClient(
-            transport=transport, base_url="http://localhost", headers={"Accept-Language": "en"}
-        )
-        opened.append((app, http))
-        return http
+        return await make_client(address, clock=lambda: FRIDAY_MORNING)
 
-    yield make
-    for app, http in opened:
-        await http.aclose()
-        await app.portal.database.dispose()
+    return make
 
 
 async def tenant_id(database: Database, slug: str) -> int:
