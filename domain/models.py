@@ -252,3 +252,86 @@ class ReadingReminder(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id")
     window_opens: date
     sent_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentOrder(SQLModel, table=True):
+    """A payment asked of a provider: created before the customer pays, settled by its callback.
+
+    The ledger (`Payment`) is credited once, when the order is first seen paid; the order's
+    unique (tenant, provider, reference) is what a repeated callback finds again.
+    """
+
+    __tablename__ = "payment_order"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "reference"),
+        Index("ix_payment_order_account", "account_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    # None when paid without signing in (account number + amount + purpose).
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    amount: Decimal = _money()
+    purpose: str = Field(max_length=40, default="")
+    provider: str = Field(max_length=40)
+    reference: str = Field(max_length=100)
+    # created | paid | failed | cancelled
+    status: str = Field(max_length=20, default="created")
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    settled_at: datetime | None = None
+
+
+class BroadbandService(SQLModel, table=True):
+    """A broadband line on an account: its plan, how it is paid, and whether it runs."""
+
+    __tablename__ = "broadband_service"
+    __table_args__ = (UniqueConstraint("tenant_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    plan_key: str = Field(max_length=40)
+    payment_mode: str = Field(max_length=20)  # prepaid_cash | postpaid_bank
+    # active | suspended | closed
+    status: str = Field(max_length=20, default="active")
+    # Why it is not active: balance_short (the 1st's balance did not cover the fee),
+    # voluntary (the customer asked), unpaid (closed after months unpaid), requested (closed).
+    status_reason: str | None = Field(default=None, max_length=20)
+    status_since: date | None = None
+
+
+class UsageSession(SQLModel, table=True):
+    """One broadband session; it is billed in the period in which it ends."""
+
+    __tablename__ = "usage_session"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "account_id", "started_at"),
+        Index("ix_usage_session_account_ended", "account_id", "ended_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    started_at: datetime
+    ended_at: datetime
+    megabytes: Decimal = Field(sa_column=Column(ScaledDecimal(VOLUME_SCALE), nullable=False))
+
+
+class BroadbandRequest(SQLModel, table=True):
+    """A customer's request to change plan, suspend, resume or close, with its effective date."""
+
+    __tablename__ = "broadband_request"
+    __table_args__ = (Index("ix_broadband_request_tenant_status", "tenant_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenant.id")
+    account_id: int = Field(foreign_key="account.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    kind: str = Field(max_length=20)  # plan_change | suspend | resume | close
+    new_plan: str | None = Field(default=None, max_length=40)
+    effective_on: date
+    # submitted | done | cancelled
+    status: str = Field(max_length=20, default="submitted")
+    created_at: datetime = Field(default_factory=utcnow)

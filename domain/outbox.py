@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,6 +57,10 @@ class OutboxMessage(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # One file sent with an email (a PDF statement), if any.
+    attachment_name: str | None = Field(default=None, max_length=200)
+    attachment_type: str | None = Field(default=None, max_length=100)
+    attachment: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,15 @@ from web.rendering import create_environment, page
 from web.routes import (
     admin,
     anonymous_readings,
+    broadband,
     cabinet,
+    charges,
     dev,
     forms,
     health,
     i18n_status,
     pages,
+    payments,
     profile,
     readings,
     recovery,
@@ -175,6 +178,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
             *readings.routes,
             *anonymous_readings.routes,
             *visits.routes,
+            *charges.routes,
+            *payments.routes,
+            *broadband.routes,
             *registration.routes,
             *recovery.routes,
             *profile.routes,
@@ -195,7 +201,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             cookie_samesite="lax",
             cookie_secure=settings.base_domain != "localhost",
             header_name="x-csrftoken",
-            exclude=["/healthz", "/readyz", "/static"],
+            # A payment provider's callback comes from its server, signed with HMAC instead.
+            exclude=["/healthz", "/readyz", "/static", "/payments/callback"],
         ),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=500, gzip_compress_level=6
