@@ -17,10 +17,12 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import national_ids
+from domain.broadband_demo import BroadbandDemo, DemoLine
 from domain.identifiers import login_key
 from domain.models import (
     Account,
     AccountLink,
+    BroadbandRequest,
     Charge,
     Customer,
     CustomerIdentifier,
@@ -339,24 +341,18 @@ class DemoGenerator:
             for kind in kinds
         ]
 
-    def broadband_charges(self, account_id: int) -> list[Charge]:
-        assert self.config.broadband is not None
-        plan = self.config.broadband.plans[0]
-        return [
-            Charge(
-                tenant_id=self.tenant_id,
-                account_id=account_id,
-                period=month_start(self.today, back),
-                service="broadband",
-                recipient=self.config.name(self.config.locales.default),
-                tariff_group=plan.key,
-                volume=Decimal(1),
-                tariff=plan.fee,
-                vat_percent=Decimal(_VAT.get(self.config.currency, "0")),
-                amount=plan.fee,
-            )
-            for back in range(MONTHS_OF_HISTORY, 0, -1)
-        ]
+    def broadband(self, account_id: int, index: int) -> DemoLine:
+        """The account's broadband line, its sessions, charges and payments (seed 002)."""
+        return self._broadband_demo().line(account_id, index)
+
+    def broadband_requests(
+        self, account_id: int, customer_id: int, index: int
+    ) -> list[BroadbandRequest]:
+        return self._broadband_demo().requests(account_id, customer_id, index)
+
+    def _broadband_demo(self) -> BroadbandDemo:
+        vat = Decimal(_VAT.get(self.config.currency, "0"))
+        return BroadbandDemo(self.config, self.tenant_id, self.today, vat)
 
     def payments(self, account_id: int, charges: list[Charge], index: int) -> list[Payment]:
         by_period: dict[date, Decimal] = {}
@@ -419,11 +415,14 @@ async def load_demo_tenant(
         session.add_all(meters)
         await session.flush()
         if config.has("broadband"):
+            line = generator.broadband(account.id, index)
             readings: list[Reading] = []
-            charges = generator.broadband_charges(account.id)
+            charges, payments = line.charges, line.payments
+            session.add_all([line.service, *line.sessions])
         else:
             readings, charges = generator.history(account.id, meters)
-        session.add_all([*readings, *charges, *generator.payments(account.id, charges, index)])
+            payments = generator.payments(account.id, charges, index)
+        session.add_all([*readings, *charges, *payments])
         # The first three accounts belong to registered customers; the rest wait to be claimed.
         # Pre-provisioned tenants (beijing-unicom) have a customer on every account: the
         # first chose a password, the others still hold the published initial one.
@@ -448,6 +447,8 @@ async def load_demo_tenant(
                     for e in entries
                 ]
             sign_ins.extend(entries)
+            if config.has("broadband"):
+                session.add_all(generator.broadband_requests(account.id, customer.id or 0, index))
     session.add(
         StaffUser(
             tenant_id=tenant_id,
