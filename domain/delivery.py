@@ -89,6 +89,15 @@ def build_email(message: OutboxMessage, mail_from: str) -> EmailMessage:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    if message.attachment is not None and message.attachment_name:
+        # The text (and HTML) become the first part of a multipart/mixed message; a
+        # non-ASCII file name is encoded per RFC 2231 by the email package.
+        maintype, _, subtype = (message.attachment_type or "").partition("/")
+        if not (maintype and subtype):
+            maintype, subtype = "application", "octet-stream"
+        email.add_attachment(
+            bytes(message.attachment), maintype, subtype, filename=message.attachment_name
+        )
     return email
 
 

@@ -64,6 +64,15 @@ class OutboxMessage(SQLModel, table=True):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """One file sent with an email: its name as the reader sees it, MIME type and bytes."""
+
+    name: str
+    mime_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class RenderedMessage:
     subject: str
     body_text: str
@@ -95,6 +104,7 @@ async def enqueue(
     idempotency_key: str,
     renderer: MessageRenderer,
     config: TenantConfig | None = None,
+    attachment: Attachment | None = None,
 ) -> OutboxMessage:
     """Render a message and add it to the caller's transaction; the caller commits.
 
@@ -102,8 +112,10 @@ async def enqueue(
     `web.messages.render_message`); without it the shared catalog alone is used.
 
     A message already enqueued under the same key for the tenant is returned as it is,
-    so a retried request does not notify twice.
+    so a retried request does not notify twice. An `attachment` goes with an email only.
     """
+    if attachment is not None and channel != "email":
+        raise ValueError("only an email can carry an attachment")
     existing = (
         await session.exec(
             select(OutboxMessage).where(
@@ -126,6 +138,10 @@ async def enqueue(
         body_html=rendered.body_html,
         idempotency_key=idempotency_key,
     )
+    if attachment is not None:
+        message.attachment_name = attachment.name[:200]
+        message.attachment_type = attachment.mime_type
+        message.attachment = attachment.content
     session.add(message)
     return message
 
