@@ -25,6 +25,7 @@ from tests.conftest import tenant_url
 from tests.helpers import create_customer, sign_in
 from tests.web.test_readings_support import PRESETS, sign_in_identifier
 from web.i18n import translator_for
+from web.routes.account_statement import month_name
 
 # Today in every test of these modules: 21 November 2026 (the demo data's day).
 TODAY = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -235,6 +236,5 @@ def say(slug: str, locale: str, message: str, **values: str) -> str:
 
 
 def month(slug: str, locale: str, first_day: date) -> str:
-    """A month and year as a heading shows it ("October 2026", "Октябрь 2026 г.")."""
-    text = translator_for(locale).date(first_day, "LLLL y")
-    return text[:1].upper() + text[1:]
+    """A month and year as a heading shows it ("October 2026", "Октябрь 2026 г.", "2026年10月")."""
+    return " ".join(month_name(translator_for(locale), first_day).split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from babel.dates import format_skeleton
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -45,8 +46,9 @@ def _say(translate: Translator, key: str, **values: Any) -> str:
 
 
 def month_name(translate: Translator, month: date) -> str:
-    """A month and year ("May 2026") in the reader's language, capitalised for a heading."""
-    text = translate.date(month, "LLLL y")
+    """A month and year as the reader's language writes it ("May 2026", "2026年5月"),
+    capitalised for a heading."""
+    text = format_skeleton("yMMMM", month, locale=translate.babel_locale)
     return text[:1].upper() + text[1:]
 
 
