@@ -56,7 +56,7 @@ async def test_cabinet_pages_within_budget(client: httpx.AsyncClient, slug: str)
     assert (await sign_in(client, slug, DEMO_SIGN_INS[slug])).status_code == 303
     cabinet = (await client.get(tenant_url(slug, "/cabinet"))).text
     paths = ["/cabinet", "/profile"]
-    for account_page in ("readings", "statement"):
+    for account_page in ("readings", "statement", "charges", "pay", "payments", "broadband"):
         found = re.search(rf'href="(/accounts/\d+/{account_page})"', cabinet)
         if found:
             paths.append(found.group(1))
