@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# RFC 9106's second recommended option (64 MiB, 3 passes), sized for a 2-core server.
-HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
+PROFILES = {
+    # RFC 9106's second recommended option (64 MiB, 3 passes), sized for a 2-core server.
+    "standard": PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1),
+    # For the test suite only (tests/__init__.py chooses it): it hashes and verifies
+    # thousands of passwords, and what each costs is beside the point there.
+    "test": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
+_PROFILE = os.environ.get("PORTAL_PASSWORD_HASHING", "standard")
+if _PROFILE not in PROFILES:
+    raise ValueError(f"PORTAL_PASSWORD_HASHING must be one of {sorted(PROFILES)}: {_PROFILE!r}")
+HASHER = PROFILES[_PROFILE]
 
 
 def hash_password(password: str, hasher: PasswordHasher = HASHER) -> str:

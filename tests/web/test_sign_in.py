@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from domain.db import Database
 from domain.demo import DEMO_PASSWORD
 from domain.models import Customer, CustomerIdentifier, Tenant
-from domain.passwords import hash_password
+from domain.passwords import HASHER, hash_password
 from tenants.loader import load_presets
 from tests.conftest import tenant_url
 from tests.helpers import create_customer, csrf_token, sign_in, submit, text_of, unique_digits
@@ -351,7 +351,7 @@ async def test_an_old_hash_is_upgraded_at_sign_in(
 
     number = unique_digits(11)
     customer_id = await create_customer(database_url, "wujiang-water", {"account_number": number})
-    weak = hash_password(DEMO_PASSWORD, PasswordHasher(time_cost=1, memory_cost=8192))
+    weak = hash_password(DEMO_PASSWORD, PasswordHasher(time_cost=2, memory_cost=8192))
     database = Database(database_url)
     async with database.session() as session:
         customer = await session.get(Customer, customer_id)
@@ -363,7 +363,8 @@ async def test_an_old_hash_is_upgraded_at_sign_in(
     async with database.session() as session:
         customer = await session.get(Customer, customer_id)
         assert customer is not None and customer.password_hash != weak
-        assert "m=65536" in customer.password_hash
+        # Rehashed with the parameters in force (the suite's cheap profile, m=1024).
+        assert f"m={HASHER.memory_cost}" in customer.password_hash
     await database.dispose()
 
 
