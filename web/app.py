@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
@@ -115,6 +117,15 @@ def _stores(settings: Settings, database: Database) -> tuple[SessionStore, Limit
     return DatabaseSessionStore(database), DatabaseLimiter(database, settings.secret_key)
 
 
+@cache
+def _page_environment() -> Environment:
+    """The pages' Jinja environment, one per process: its compiled templates are kept for
+    every app the process makes (one in production; one per test in the suite)."""
+    environment = create_environment()
+    environment.globals["asset_version"] = static_version()
+    return environment
+
+
 def _shifted_clock(start: datetime) -> Callable[[], datetime]:
     """A clock that reads `start` now and runs on at the normal pace."""
     offset = start - utcnow()
@@ -140,8 +151,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     if settings.demo and settings.demo_now is not None:
         portal.clock = _shifted_clock(settings.demo_now)
-    environment = create_environment()
-    environment.globals["asset_version"] = static_version()
+    environment = _page_environment()
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
