@@ -16,6 +16,13 @@ CUSTOMER_PAGES = [
     "/accounts/{id}/statement",
     "/accounts/{id}/nickname",
     "/accounts/{id}/unlink",
+    "/accounts/{id}/charges",
+    "/accounts/{id}/charges.pdf",
+    "/accounts/{id}/statement.pdf",
+    "/accounts/{id}/pay",
+    "/accounts/{id}/payments",
+    "/accounts/{id}/payments/1",
+    "/accounts/1/payments/{id}",
 ]
 STAFF_PAGES = ["/admin/visits/{id}", "/admin/activations/{id}"]
 STAFF_POSTS = [
@@ -54,4 +61,12 @@ async def test_staff_pages_answer_404(client: httpx.AsyncClient, odd: str) -> No
         response = await client.post(
             tenant_url(SLUG, path.format(id=odd)), data={"_csrf_token": token, **data}
         )
+        assert response.status_code == 404, (path, response.status_code)
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+async def test_broadband_pages_answer_404(client: httpx.AsyncClient, odd: str) -> None:
+    assert (await sign_in(client, "beijing-unicom", "lty03410")).status_code == 303
+    for path in ("/accounts/{id}/broadband", "/accounts/{id}/broadband/usage"):
+        response = await client.get(tenant_url("beijing-unicom", path.format(id=odd)))
         assert response.status_code == 404, (path, response.status_code)
