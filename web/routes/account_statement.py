@@ -57,7 +57,7 @@ def statements_on(config: TenantConfig) -> bool:
     return config.has("accounts") or config.has("statements")
 
 
-def _period_errors(
+def period_errors(
     translate: Translator, problem: PeriodProblem, today: date
 ) -> tuple[dict[str, str], str]:
     """Messages for the period form: by field, and one for the period as a whole."""
@@ -108,7 +108,7 @@ async def statement(request: Request[Any, Any, Any], account_id: FromPath[int]) 
     try:
         first, last = statement_period(raw_from, raw_to, today)
     except PeriodProblem as problem:
-        errors, period_error = _period_errors(translate, problem, today)
+        errors, period_error = period_errors(translate, problem, today)
         return page(
             request,
             "accounts/statement.html",

@@ -16,7 +16,7 @@ from domain.account_statement import PeriodProblem, statement_period
 from domain.charges import last_day, reconciliation_offered, reconciliation_statement
 from web.auth import require_customer, tenant_id_of, tenant_of
 from web.rendering import page
-from web.routes.account_statement import _period_errors, month_name
+from web.routes.account_statement import month_name, period_errors
 from web.routes.accounts import own_account
 from web.routes.common import i18n, require_module, tenant_today
 from web.routes.documents import download, send
@@ -48,7 +48,7 @@ async def reconciliation_page(request: Request[Any, Any, Any], account_id: int) 
     try:
         first, last = statement_period(raw_from, raw_to, today)
     except PeriodProblem as problem:
-        errors, period_error = _period_errors(translate, problem, today)
+        errors, period_error = period_errors(translate, problem, today)
         return page(
             request,
             "charges/reconciliation.html",
