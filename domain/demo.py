@@ -31,7 +31,7 @@ from domain.models import (
     Reading,
 )
 from domain.passwords import hash_password_async
-from domain.staff import StaffUser
+from domain.staff import PLATFORM_OPERATOR, StaffUser
 from tenants.schema import (
     DigitsKind,
     EmailKind,
@@ -47,6 +47,8 @@ from tenants.schema import (
 DEMO_PASSWORD = "Demo2026pass"
 # Every demo tenant has a tenant admin at /admin with this login and DEMO_PASSWORD.
 DEMO_STAFF_LOGIN = "admin"
+# One platform operator, who signs in at /admin on any tenant's host.
+DEMO_OPERATOR_LOGIN = "operator"
 MONTHS_OF_HISTORY = 6
 ACCOUNTS_PER_TENANT = 6
 CENT = Decimal("0.01")
@@ -542,4 +544,14 @@ async def load_demo_data(
     sign_ins: list[DemoSignIn] = []
     for tenant_id, config in tenants:
         sign_ins.extend(await load_demo_tenant(session, tenant_id, config, today, password_hash))
+    session.add(
+        StaffUser(
+            tenant_id=None,
+            login=DEMO_OPERATOR_LOGIN,
+            full_name="Demo platform operator",
+            password_hash=password_hash,
+            role=PLATFORM_OPERATOR,
+        )
+    )
+    await session.commit()
     return sign_ins

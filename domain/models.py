@@ -49,6 +49,11 @@ class TenantConfigVersion(SQLModel, table=True):
     config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=200, default="")
     created_at: datetime = Field(default_factory=utcnow)
+    # Who saved it in the configuration editor (None for presets), and why.
+    author_id: int | None = None
+    note: str = Field(max_length=200, default="")
+    # When it last went live; None for a draft that never did.
+    published_at: datetime | None = None
 
 
 class Customer(SQLModel, table=True):
@@ -123,7 +128,13 @@ class AccountLink(SQLModel, table=True):
 
 
 class Meter(SQLModel, table=True):
-    __table_args__ = (Index("ix_meter_tenant_account", "tenant_id", "account_id"),)
+    __table_args__ = (
+        Index("ix_meter_tenant_account", "tenant_id", "account_id"),
+        # The billing system's natural key for a meter (factory numbers may be missing).
+        UniqueConstraint(
+            "tenant_id", "account_id", "factory_number", name="uq_meter_tenant_account_factory"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id")

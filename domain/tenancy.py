@@ -87,3 +87,12 @@ async def published_configs(session: AsyncSession) -> list[tuple[int, TenantConf
                 "tenant %s: live configuration is invalid and is not served: %s", tenant_id, error
             )
     return configs
+
+
+async def published_signature(session: AsyncSession) -> tuple[tuple[int, int | None], ...]:
+    """Which version each tenant serves: a cheap question asked every few seconds by
+    every process, which reloads its configurations when the answer changes."""
+    statement = select(Tenant.id, Tenant.published_version).order_by(col(Tenant.id))
+    return tuple(
+        (tenant_id or 0, version) for tenant_id, version in (await session.exec(statement)).all()
+    )

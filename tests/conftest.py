@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
@@ -68,7 +69,59 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     # In a thread of its own: Playwright's sync API may already run a loop in this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, seed(url)).result()
+    _keep_pristine_copy(url)
     return url
+
+
+def _pristine_name(url: str) -> str:
+    return url if url.startswith("sqlite") else url.rsplit("/", 1)[1] + "_pristine"
+
+
+def _keep_pristine_copy(url: str) -> None:
+    """A copy of the freshly seeded database, for tests that need one of their own."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as source, sqlite3.connect(path + ".pristine") as copy:
+            source.backup(copy)
+        return
+    _admin_sql(url, f'DROP DATABASE IF EXISTS "{_pristine_name(url)}" WITH (FORCE)')
+    _admin_sql(url, f'CREATE DATABASE "{_pristine_name(url)}" TEMPLATE "{url.rsplit("/", 1)[1]}"')
+
+
+def _admin_sql(url: str, statement: str) -> None:
+    engine = create_sync_engine(url.rsplit("/", 1)[0] + "/postgres")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+@pytest.fixture
+def private_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings on a database of this test's own, seeded like the shared one.
+
+    For tests that change what every other test relies on: publishing a tenant's
+    configuration, creating tenants. On PostgreSQL it is a database copied from a
+    template, dropped and made again for each such test.
+    """
+    if database_url.startswith("sqlite"):
+        path = tmp_path / "private.sqlite3"
+        source_path = database_url.removeprefix("sqlite:///") + ".pristine"
+        with sqlite3.connect(source_path) as source, sqlite3.connect(path) as copy:
+            source.backup(copy)
+        url = f"sqlite:///{path}"
+    else:
+        name = database_url.rsplit("/", 1)[1] + "_private"
+        _admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin_sql(
+            database_url, f'CREATE DATABASE "{name}" TEMPLATE "{_pristine_name(database_url)}"'
+        )
+        url = database_url.rsplit("/", 1)[0] + "/" + name
+    return Settings(
+        database_url=url,
+        base_domain="localhost",
+        secret_key="test-secret-key-0123456789",
+        demo=True,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -30,8 +32,8 @@ from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
 from domain.models import Customer, utcnow
 from domain.reminders import run_reminders
 from domain.sessions import DatabaseSessionStore, RedisSessionStore, SessionStore
-from domain.staff import StaffUser
-from domain.tenancy import published_configs
+from domain.staff import StaffUser, may_manage
+from domain.tenancy import published_configs, published_signature
 from tenants.hosts import HostMap
 from web.auth import CustomerRequired, Visitor, sign_in_redirect
 from web.gateway import Gateway
@@ -40,6 +42,7 @@ from web.rendering import create_environment, page
 from web.routes import (
     admin,
     anonymous_readings,
+    api,
     broadband,
     cabinet,
     charges,
@@ -75,11 +78,41 @@ class PortalState:
     # The time, replaceable by tests that need a given day (e.g. an expired initial password).
     clock: Callable[[], datetime] = utcnow
 
+    # Which version each tenant served at the last reload; see `watch_tenants`.
+    published: tuple[tuple[int, int | None], ...] = ()
+
     async def reload_tenants(self) -> None:
         async with self.database.session() as session:
+            signature = await published_signature(session)
             configs = await published_configs(session)
         self.tenant_ids = {config.slug: tenant_id for tenant_id, config in configs}
         self.host_map = HostMap.build([config for _, config in configs], self.settings.base_domain)
+        self.published = signature
+
+    async def watch_tenants(self, stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Reload when any process publishes, creates or rolls back a tenant's configuration.
+
+        Every process asks the database every `interval` seconds, so a change made through
+        one worker is served by all of them within that time, without a restart.
+        """
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if stop.is_set():
+                return
+            try:
+                await self.refresh_if_changed()
+            except Exception:  # a database blip must not end the watch
+                log.exception("checking for published configuration changes failed")
+
+    async def refresh_if_changed(self) -> bool:
+        """Reload the configurations if any tenant's published version changed; True if so."""
+        async with self.database.session() as session:
+            signature = await published_signature(session)
+        if signature == self.published:
+            return False
+        await self.reload_tenants()
+        return True
 
     async def resolve_visitor(self, slug: str, token: str) -> Visitor | None:
         """The live session behind a cookie on this tenant, with its customer or staff member."""
@@ -101,7 +134,7 @@ class PortalState:
                 return Visitor(token, record, customer=customer)
             if record.staff_id is not None:
                 staff = await session.get(StaffUser, record.staff_id)
-                if staff is None or staff.tenant_id != tenant_id or staff.status != "active":
+                if staff is None or not may_manage(staff, tenant_id) or staff.status != "active":
                     return None
                 return Visitor(token, record, staff=staff)
         return None
@@ -171,13 +204,18 @@ def create_app(settings: Settings | None = None) -> Gateway:
             run_reminders(portal.database, render_message, stop_outbox, lambda: portal.clock()),
             name="reading-reminders",
         )
+        tenants_watch = asyncio.create_task(
+            portal.watch_tenants(stop_outbox, settings.config_poll_seconds), name="tenants-watch"
+        )
         try:
             yield
         finally:
             # A round in progress is finished; wait_for cancels it only if it overruns.
             stop_outbox.set()
             with suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(outbox_worker, reminders), timeout=45)
+                await asyncio.wait_for(
+                    asyncio.gather(outbox_worker, reminders, tenants_watch), timeout=45
+                )
             await portal.database.dispose()
 
     app = Litestar(
@@ -196,6 +234,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             *profile.routes,
             *forms.routes,
             *admin.routes,
+            *api.routes,
             *health.routes,
             *i18n_status.routes,
             *dev.routes,
@@ -211,8 +250,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
             cookie_samesite="lax",
             cookie_secure=settings.base_domain != "localhost",
             header_name="x-csrftoken",
-            # A payment provider's callback comes from its server, signed with HMAC instead.
-            exclude=["/healthz", "/readyz", "/static", "/payments/callback"],
+            # A payment provider's callback comes from its server, signed with HMAC instead;
+            # the billing API is called by servers with an API key, never with cookies.
+            exclude=["/healthz", "/readyz", "/static", "/payments/callback", "/api/v1"],
         ),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=500, gzip_compress_level=6
@@ -223,7 +263,14 @@ def create_app(settings: Settings | None = None) -> Gateway:
             Exception: _error_page,
         },
         before_request=profile.password_change_first,
-        openapi_config=None,
+        # Only the billing API is documented (its router opts in); pages are not an API.
+        openapi_config=OpenAPIConfig(
+            title="Utility portal billing API",
+            version="1",
+            path="/api/v1/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        include_in_schema=False,
         debug=False,
     )
     unknown_host = environment.get_template("errors/unknown_host.html")

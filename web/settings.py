@@ -50,6 +50,8 @@ class Settings:
     # Demo mode only: the portal's clock starts at this moment (ISO 8601 with offset) and runs
     # on from there, to show a day such as a reading window's first (browser tests use it).
     demo_now: datetime | None = None
+    # How often each process checks for a configuration published through another one.
+    config_poll_seconds: float = 2.0
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -69,6 +71,9 @@ class Settings:
             redis_url=env.get("PORTAL_REDIS_URL") or None,
             demo=_flag(env.get("PORTAL_DEMO"), True),
             demo_now=_moment(env.get("PORTAL_DEMO_NOW")),
+            config_poll_seconds=float(
+                env.get("PORTAL_CONFIG_POLL_SECONDS") or defaults.config_poll_seconds
+            ),
         )
 
     @property

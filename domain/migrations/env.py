@@ -9,7 +9,18 @@ from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 
 # Every module that declares tables, so autogenerate compares against all of them.
-from domain import activation, limits, models, one_time, outbox, sessions, staff  # noqa: F401
+from domain import (  # noqa: F401
+    activation,
+    api_keys,
+    audit,
+    import_jobs,
+    limits,
+    models,
+    one_time,
+    outbox,
+    sessions,
+    staff,
+)
 from domain.types import ScaledDecimal
 
 

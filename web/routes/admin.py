@@ -31,7 +31,7 @@ from domain.fields import clean_text
 from domain.identifiers import login_key
 from domain.limits import STAFF_SIGN_IN_PER_ADDRESS, STAFF_SIGN_IN_PER_LOGIN
 from domain.models import Account
-from domain.staff import StaffUser, authenticate_staff
+from domain.staff import PLATFORM_OPERATOR, StaffUser, authenticate_staff, may_manage
 from tenants.schema import TenantConfig
 from web.auth import (
     client_address,
@@ -45,7 +45,13 @@ from web.auth import (
 from web.i18n import N_, Translator
 from web.messages import render_message
 from web.rendering import page
-from web.routes import admin_queues
+from web.routes import (
+    admin_billing,
+    admin_config,
+    admin_platform,
+    admin_queues,
+    admin_support,
+)
 from web.routes.common import i18n, posted
 
 _SIGN_IN_MESSAGES = {
@@ -73,11 +79,20 @@ class StaffRequired(Exception):
 
 
 def require_staff(request: Request[Any, Any, Any]) -> StaffUser:
-    """The signed-in tenant admin of this host's tenant; anyone else goes to the sign-in page."""
+    """The signed-in staff member who may manage this host's tenant (its own admin or a
+    platform operator); anyone else goes to the sign-in page."""
     current = visitor(request)
     staff = current.staff if current else None
-    if staff is None or staff.id is None or staff.tenant_id != tenant_id_of(request):
+    if staff is None or staff.id is None or not may_manage(staff, tenant_id_of(request)):
         raise StaffRequired()
+    return staff
+
+
+def require_operator(request: Request[Any, Any, Any]) -> StaffUser:
+    """A signed-in platform operator; a tenant admin gets a 404, as if the page were not there."""
+    staff = require_staff(request)
+    if staff.role != PLATFORM_OPERATOR:
+        raise NotFoundException()
     return staff
 
 
@@ -347,6 +362,10 @@ routes: list[Any] = [
             approve,
             reject,
             *admin_queues.handlers,
+            *admin_config.handlers,
+            *admin_support.handlers,
+            *admin_billing.handlers,
+            *admin_platform.handlers,
         ],
         exception_handlers={StaffRequired: _to_sign_in},
     )
