@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -96,3 +98,47 @@ async def published_signature(session: AsyncSession) -> tuple[tuple[int, int | N
     return tuple(
         (tenant_id or 0, version) for tenant_id, version in (await session.exec(statement)).all()
     )
+
+
+async def save_version(
+    session: AsyncSession,
+    tenant: Tenant,
+    document: dict[str, Any],
+    *,
+    source: str,
+    author_id: int | None = None,
+    note: str = "",
+) -> TenantConfigVersion:
+    """Add the tenant's next configuration version (not yet live); the caller commits.
+
+    The tenant's row is locked first, so two editors saving at once get consecutive
+    numbers rather than a clash (SQLite serialises writers anyway).
+    """
+    await session.exec(select(Tenant).where(Tenant.id == tenant.id).with_for_update())
+    newest = (
+        await session.exec(
+            select(func.max(TenantConfigVersion.version)).where(
+                TenantConfigVersion.tenant_id == tenant.id
+            )
+        )
+    ).one()
+    version = TenantConfigVersion(
+        tenant_id=tenant.id or 0,
+        version=(newest or 0) + 1,
+        config=document,
+        source=source,
+        author_id=author_id,
+        note=note[:200],
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+def make_live(tenant: Tenant, version: TenantConfigVersion, now: datetime) -> None:
+    """Serve this version from now on (publishing a draft or rolling back); the caller commits.
+
+    Every process notices within seconds through `published_signature`.
+    """
+    tenant.published_version = version.version
+    version.published_at = now
