@@ -10,7 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from domain.db import Database
-from domain.demo import DEMO_PASSWORD, DEMO_STAFF_LOGIN, DemoSignIn, load_demo_data
+from domain.demo import (
+    DEMO_OPERATOR_LOGIN,
+    DEMO_PASSWORD,
+    DEMO_STAFF_LOGIN,
+    DemoSignIn,
+    load_demo_data,
+)
 from domain.migrate import upgrade
 from domain.tenancy import install_presets, published_configs
 from tenants.loader import ConfigError, load_presets
@@ -59,6 +65,8 @@ def _print_welcome(
             print(f"  {entry.slug:18} {label}: {entry.value}  password: {entry.password}{note}")
         staff = f"login {DEMO_STAFF_LOGIN}, password {DEMO_PASSWORD}"
         print(f"Staff area: /admin on each tenant's host, {staff}")
+        operator = f"login {DEMO_OPERATOR_LOGIN}, password {DEMO_PASSWORD}"
+        print(f"Platform operator (every tenant, and /admin/platform): {operator}")
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
