@@ -96,6 +96,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
 def worker(settings: Settings) -> int:
     """Deliver the outbox until Ctrl-C or SIGTERM."""
     from domain.delivery import Senders, run_worker
+    from domain.housekeeping import run_housekeeping
     from domain.models import utcnow
     from domain.reminders import run_reminders
     from web.messages import render_message
@@ -111,12 +112,14 @@ def worker(settings: Settings) -> int:
             await asyncio.gather(
                 run_worker(database, senders, stop),
                 run_reminders(database, render_message, stop, utcnow),
+                run_housekeeping(database, stop),
             )
         finally:
             await database.dispose()
 
     print(
-        "portal worker: delivering the outbox and reading reminders; Ctrl-C stops it.",
+        "portal worker: delivering the outbox, reading reminders and purging expired "
+        "sessions; Ctrl-C stops it.",
         file=sys.stderr,
     )
     asyncio.run(deliver_until_stopped())
