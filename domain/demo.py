@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import phonenumbers
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import national_ids
@@ -544,6 +544,12 @@ async def load_demo_data(
     sign_ins: list[DemoSignIn] = []
     for tenant_id, config in tenants:
         sign_ins.extend(await load_demo_tenant(session, tenant_id, config, today, password_hash))
+    # `portal serve` calls this for the tenants it created; the operator is made only once.
+    operator = select(StaffUser.id).where(
+        col(StaffUser.tenant_id).is_(None), StaffUser.login == DEMO_OPERATOR_LOGIN
+    )
+    if not tenants or (await session.exec(operator)).first() is not None:
+        return sign_ins
     session.add(
         StaffUser(
             tenant_id=None,

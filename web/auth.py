@@ -54,8 +54,27 @@ def signed_in_customer(request: Request[Any, Any, Any]) -> Customer | None:
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address per-address limits count: the peer's, or behind a trusted proxy the
+    nearest address in X-Forwarded-For that is not itself a trusted proxy.
+
+    Only proxies named in PORTAL_TRUSTED_PROXIES are believed; anyone else could write
+    any X-Forwarded-For to escape the limits.
+    """
     client = request.scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    trusted = request.app.state.portal.settings.trusted_proxies
+    if peer not in trusted:
+        return peer
+    forwarded = [
+        hop.strip()
+        for header in request.headers.getall("x-forwarded-for", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(forwarded):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 def sessions(request: Request[Any, Any, Any]) -> SessionStore:

@@ -50,6 +50,8 @@ class Settings:
     # Demo mode only: the portal's clock starts at this moment (ISO 8601 with offset) and runs
     # on from there, to show a day such as a reading window's first (browser tests use it).
     demo_now: datetime | None = None
+    # Load balancers whose X-Forwarded-For is believed (exact addresses); see web.auth.
+    trusted_proxies: frozenset[str] = frozenset()
     # How often each process checks for a configuration published through another one.
     config_poll_seconds: float = 2.0
 
@@ -71,6 +73,11 @@ class Settings:
             redis_url=env.get("PORTAL_REDIS_URL") or None,
             demo=_flag(env.get("PORTAL_DEMO"), True),
             demo_now=_moment(env.get("PORTAL_DEMO_NOW")),
+            trusted_proxies=frozenset(
+                part.strip()
+                for part in (env.get("PORTAL_TRUSTED_PROXIES") or "").split(",")
+                if part.strip()
+            ),
             config_poll_seconds=float(
                 env.get("PORTAL_CONFIG_POLL_SECONDS") or defaults.config_poll_seconds
             ),
