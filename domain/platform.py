@@ -40,14 +40,8 @@ _HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PASSWORD_LETTERS = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 _PASSWORD_DIGITS = "23456789"
 
-# A tenant made from scratch gets the icon of its kind of utility until it has a logo.
-_LOGO_BY_UTILITY = {
-    "water": "tenants/melitopol-water.svg",
-    "gas": "tenants/melitopol-gas.svg",
-    "broadband": "tenants/beijing-unicom.svg",
-    "heating": "tenants/melitopol-gas.svg",
-    "electricity": "tenants/ivanovo-water.svg",
-}
+# A tenant made from scratch shows a neutral building until it uploads a logo of its own.
+GENERIC_LOGO = "tenants/generic.svg"
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -300,7 +294,7 @@ def scratch_document(wanted: ScratchTenant, labels: Mapping[str, str]) -> dict[s
             "name": {wanted.locale: wanted.name},
             "primary_colour": "#1f4e79",
             "accent_colour": "#9a3412",
-            "logo": _LOGO_BY_UTILITY.get(wanted.utility, _LOGO_BY_UTILITY["water"]),
+            "logo": GENERIC_LOGO,
         },
         "locales": {"enabled": [wanted.locale], "default": wanted.locale},
         "identifiers": [
