@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
+from domain.config_editor import version_document
 from domain.db import Database
 from domain.delivery import Senders, run_worker
 from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
@@ -35,6 +36,8 @@ from domain.sessions import DatabaseSessionStore, RedisSessionStore, SessionStor
 from domain.staff import StaffUser, may_manage
 from domain.tenancy import published_configs, published_signature
 from tenants.hosts import HostMap
+from tenants.loader import ConfigError, validate_config
+from tenants.schema import TenantConfig
 from web.auth import CustomerRequired, Visitor, sign_in_redirect
 from web.gateway import Gateway
 from web.messages import render_message
@@ -80,6 +83,10 @@ class PortalState:
 
     # Which version each tenant served at the last reload; see `watch_tenants`.
     published: tuple[tuple[int, int | None], ...] = ()
+    # Validated versions being previewed, by (tenant id, version), with their document.
+    previews: dict[tuple[int, int], tuple[dict[str, Any], TenantConfig]] = field(
+        default_factory=dict
+    )
 
     async def reload_tenants(self) -> None:
         async with self.database.session() as session:
@@ -113,6 +120,31 @@ class PortalState:
             return False
         await self.reload_tenants()
         return True
+
+    async def preview_config(self, slug: str, version: int) -> TenantConfig | None:
+        """A version of this tenant, validated, for the staff member previewing it; None if
+        it does not exist or does not validate. Drafts change, so the cache is checked
+        against the stored document on every use."""
+        tenant_id = self.tenant_ids.get(slug)
+        if tenant_id is None or (tenant_id, version) in self.published:
+            return None  # the live version needs no preview
+        async with self.database.session() as session:
+            document = await version_document(session, tenant_id, version)
+        if document is None:
+            return None
+        cached = self.previews.get((tenant_id, version))
+        if cached is not None and cached[0] == document:
+            return cached[1]
+        try:
+            config = validate_config(document, f"tenant {tenant_id} version {version}")
+        except ConfigError:
+            return None
+        if config.slug != slug:
+            return None
+        if len(self.previews) >= 32:
+            self.previews.pop(next(iter(self.previews)))
+        self.previews[(tenant_id, version)] = (document, config)
+        return config
 
     async def resolve_visitor(self, slug: str, token: str) -> Visitor | None:
         """The live session behind a cookie on this tenant, with its customer or staff member."""
@@ -279,6 +311,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         lambda: portal.host_map,
         lambda context: unknown_host.render(context),
         resolve_visitor=portal.resolve_visitor,
+        resolve_preview=portal.preview_config,
     )
     gateway.portal = portal  # type: ignore[attr-defined]
     return gateway

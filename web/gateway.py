@@ -30,6 +30,8 @@ HOSTLESS_PREFIXES = ("/static/", "/healthz", "/readyz", "/favicon.ico")
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 # Demo mode's "show message ids" switch: ?msgids=1 turns it on until ?msgids=0.
 MSGIDS_SWITCH = "msgids"
+# The draft version a staff member previews the site with (set by the configuration editor).
+PREVIEW_COOKIE = "config_preview"
 
 
 def content_security_policy(nonce: str) -> str:
@@ -71,12 +73,15 @@ class Gateway:
         host_map: Callable[[], HostMap],
         render_unknown_host: Callable[[dict[str, Any]], str],
         resolve_visitor: Callable[[str, str], Awaitable[Any]] | None = None,
+        resolve_preview: Callable[[str, int], Awaitable[Any]] | None = None,
     ) -> None:
         self.app = app
         self.host_map = host_map
         self.render_unknown_host = render_unknown_host
         # (tenant slug, session token) → the visitor, or None; see web.auth.
         self.resolve_visitor = resolve_visitor
+        # (tenant slug, version) → that version's configuration, or None; see `_preview`.
+        self.resolve_preview = resolve_preview
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,6 +112,7 @@ class Gateway:
             platform = tenant is None and host_map.is_platform(host)
             if tenant is not None:
                 await self._resolve_visitor(state, headers, tenant.slug)
+                tenant = await self._preview(state, headers, tenant)
             self._choose_locale(state, headers, scope, tenant)
             if tenant is None and not platform:
                 await self._unknown_host(state, scope, send_with_headers)
@@ -146,6 +152,24 @@ class Gateway:
         locale = getattr(person, "locale", None)
         if locale:
             state["saved_locale"] = locale
+
+    async def _preview(self, state: dict[str, Any], headers: dict[str, str], tenant: Any) -> Any:
+        """The draft configuration a staff member of this tenant previews the site with.
+
+        Only staff who may manage the tenant (the only staff `_resolve_visitor` accepts on
+        its host) are ever shown a draft; customers and everyone else get the live one.
+        """
+        found = state.get("visitor")
+        if self.resolve_preview is None or found is None or found.staff is None:
+            return tenant
+        raw = _cookies(headers.get("cookie", "")).get(PREVIEW_COOKIE, "")
+        if not raw.isdigit() or len(raw) > 9:
+            return tenant
+        draft = await self.resolve_preview(tenant.slug, int(raw))
+        if draft is None:
+            return tenant
+        state["config_preview"] = int(raw)
+        return draft
 
     def _choose_locale(
         self, state: dict[str, Any], headers: dict[str, str], scope: Scope, tenant: Any
