@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.audit_view import Actor
 from domain.identifiers import login_key
 from domain.models import Account, AccountLink, Customer, CustomerIdentifier, utcnow
 from domain.outbox import MessageRenderer, enqueue
@@ -259,11 +260,12 @@ async def approve_activation(
     request_id: int,
     staff_id: int,
     renderer: MessageRenderer,
+    actor: Actor | None = None,
 ) -> Decision:
     """Create the customer, link the account and send the initial password by SMS.
 
-    All of it, and the request's new status, commit together or not at all; this
-    function commits (or rolls back) the session itself.
+    All of it, the request's new status and the `actor`'s audit entry commit together
+    or not at all; this function commits (or rolls back) the session itself.
     """
     password = new_initial_password()
     # Hashed before the transaction starts, so no lock is held while argon2 works.
@@ -292,6 +294,16 @@ async def approve_activation(
             password_hash=password_hash,
             renderer=renderer,
         )
+        if actor is not None:
+            actor.record(
+                session,
+                tenant_id=tenant_id,
+                action="activation.approve",
+                target_type="activation_request",
+                target_id=request_id,
+                before={"status": PENDING},
+                after={"status": APPROVED, "customer_id": customer_id},
+            )
         await session.commit()
     except IntegrityError:
         # Someone signs in with one of these identifiers already (another request for
@@ -309,8 +321,10 @@ async def reject_activation(
     staff_id: int,
     reason: str,
     renderer: MessageRenderer,
+    actor: Actor | None = None,
 ) -> Decision:
-    """Refuse the request with a reason the customer is told by SMS; commits."""
+    """Refuse the request with a reason the customer is told by SMS; commits (with the
+    `actor`'s audit entry)."""
     reason = reason.strip()
     if not reason or len(reason) > REASON_LENGTH:
         raise ValueError("a rejection needs a reason of at most 500 characters")
@@ -337,6 +351,16 @@ async def reject_activation(
             idempotency_key=f"activation:{request.id}:rejected",
             renderer=renderer,
             config=config,
+        )
+    if actor is not None:
+        actor.record(
+            session,
+            tenant_id=tenant_id,
+            action="activation.reject",
+            target_type="activation_request",
+            target_id=request_id,
+            before={"status": PENDING},
+            after={"status": REJECTED, "reason": reason},
         )
     await session.commit()
     return Decision("rejected", request)

@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.audit_view import Actor
 from domain.fields import clean_text
 from domain.identifiers import InvalidIdentifier
 from domain.models import Account, AnonymousReading, Meter, Reading, utcnow
@@ -266,8 +267,10 @@ async def record_anonymous_reading(
     meter_id: int,
     staff_id: int,
     note: str = "",
+    actor: Actor | None = None,
 ) -> Outcome:
-    """Make the item the meter's reading of the period it was sent in; commits.
+    """Make the item the meter's reading of the period it was sent in; commits (with the
+    `actor`'s audit entry).
 
     The meter must be one its number matches, in this tenant, and take readings.
     """
@@ -301,19 +304,50 @@ async def record_anonymous_reading(
         source="anonymous",
         status="accepted",
     )
+    if actor is not None:
+        actor.record(
+            session,
+            tenant_id=tenant_id,
+            action="anonymous_reading.record",
+            target_type="anonymous_reading",
+            target_id=item_id,
+            before={"status": NEW},
+            after={
+                "status": RECORDED,
+                "meter_id": meter_id,
+                "period": period_of(day).isoformat(),
+                "value": str(value),
+            },
+        )
     await session.commit()
     return "recorded"
 
 
 async def reject_anonymous_reading(
-    session: AsyncSession, *, tenant_id: int, item_id: int, staff_id: int, note: str
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    item_id: int,
+    staff_id: int,
+    note: str,
+    actor: Actor | None = None,
 ) -> Outcome:
-    """Refuse the item with a note for the record; commits."""
+    """Refuse the item with a note for the record; commits (with the `actor`'s audit entry)."""
     if not note or len(note) > NOTE_MAX:
         raise ValueError("a rejection needs a note of at most 300 characters")
     if not await _claim(
         session, tenant_id=tenant_id, item_id=item_id, status=REJECTED, staff_id=staff_id, note=note
     ):
         return await _unclaimed(session, tenant_id, item_id)
+    if actor is not None:
+        actor.record(
+            session,
+            tenant_id=tenant_id,
+            action="anonymous_reading.reject",
+            target_type="anonymous_reading",
+            target_id=item_id,
+            before={"status": NEW},
+            after={"status": REJECTED, "note": note},
+        )
     await session.commit()
     return "rejected"

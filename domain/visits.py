@@ -18,6 +18,7 @@ from typing import Literal
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.audit_view import Actor
 from domain.identifiers import InvalidIdentifier
 from domain.models import Account, AccountLink, Customer, Meter, VisitRequest, utcnow
 from domain.outbox import MessageRenderer, enqueue
@@ -390,8 +391,10 @@ async def change_visit_status(
     note: str,
     renderer: MessageRenderer,
     when: datetime | None = None,
+    actor: Actor | None = None,
 ) -> ChangeOutcome:
-    """Move a request on from the status staff saw, and text the customer; commits.
+    """Move a request on from the status staff saw, and text the customer; commits (with
+    the `actor`'s audit entry).
 
     The update is a compare-and-set on `expected`: if someone else changed the request
     since the form was drawn, nothing happens and the answer is "stale".
@@ -437,5 +440,15 @@ async def change_visit_status(
         renderer=renderer,
         config=config,
     )
+    if actor is not None:
+        actor.record(
+            session,
+            tenant_id=tenant_id,
+            action="visit.status",
+            target_type="visit_request",
+            target_id=request_id,
+            before={"status": expected},
+            after={"status": new_status, "note": note},
+        )
     await session.commit()
     return "changed"

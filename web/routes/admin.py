@@ -27,6 +27,7 @@ from domain.activation import (
     reject_activation,
     request_fields,
 )
+from domain.audit_view import Actor
 from domain.fields import clean_text
 from domain.identifiers import login_key
 from domain.limits import STAFF_SIGN_IN_PER_ADDRESS, STAFF_SIGN_IN_PER_LOGIN
@@ -157,6 +158,16 @@ async def staff_sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
     if result.outcome != "ok" or result.staff is None or result.staff.id is None:
         return _sign_in_page(request, login=login, error=result.outcome, status=400)
     await limiter.reset(STAFF_SIGN_IN_PER_LOGIN, login_subject)
+    async with request.app.state.portal.database.session() as session:
+        Actor.of(result.staff, client_address(request)).record(
+            session,
+            tenant_id=tenant_id,
+            action="staff.sign_in",
+            target_type="staff_user",
+            target_id=result.staff.id,
+            after={"role": result.staff.role},
+        )
+        await session.commit()
     return await start_session(request, _staff_next(form.get("next")), staff_id=result.staff.id)
 
 
@@ -310,6 +321,7 @@ async def approve(
             request_id=request_id,
             staff_id=staff.id,
             renderer=render_message,
+            actor=Actor.of(staff, client_address(request)),
         )
     return _after_decision(request, request_id, decision) or await _detail_page(
         request, request_id, error=decision.outcome, status=409
@@ -343,6 +355,7 @@ async def reject(request: Request[Any, Any, Any], request_id: FromPath[int]) -> 
             staff_id=staff.id,
             reason=reason,
             renderer=render_message,
+            actor=Actor.of(staff, client_address(request)),
         )
     return _after_decision(request, request_id, decision) or await _detail_page(
         request, request_id, error=decision.outcome, status=409

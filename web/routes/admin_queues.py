@@ -23,7 +23,11 @@ from domain.anonymous_readings import (
     record_anonymous_reading,
     reject_anonymous_reading,
 )
+from domain.audit_view import Actor
+from domain.broadband_queue import count_submitted
+from domain.customer_support import count_messages
 from domain.fields import clean_text
+from domain.outbox import FAILED
 from domain.staff import StaffUser
 from domain.visits import (
     STATUS_NOTE_MAX,
@@ -37,7 +41,7 @@ from domain.visits import (
     status_note_problem,
     visit_queue,
 )
-from web.auth import tenant_id_of, tenant_of
+from web.auth import client_address, tenant_id_of, tenant_of
 from web.i18n import N_, Translator
 from web.messages import render_message
 from web.rendering import page
@@ -90,6 +94,11 @@ async def dashboard_counts(request: Request[Any, Any, Any]) -> dict[str, int]:
             )
         if config.has("anonymous_readings"):
             counts["new_anonymous_readings"] = await count_new(session, tenant_id=tenant_id)
+        if config.has("broadband"):
+            counts["new_broadband_requests"] = await count_submitted(session, tenant_id=tenant_id)
+        counts["failed_messages"] = await count_messages(
+            session, tenant_id=tenant_id, status=FAILED
+        )
     return counts
 
 
@@ -187,7 +196,7 @@ async def visit_request(request: Request[Any, Any, Any], request_id: FromPath[in
 async def visit_status(
     request: Request[Any, Any, Any], request_id: FromPath[int]
 ) -> Template | Redirect:
-    require_staff(request)
+    staff = require_staff(request)
     config = tenant_of(request)
     tenant_id = tenant_id_of(request)
     translate = i18n(request)
@@ -220,6 +229,7 @@ async def visit_status(
             new_status=new_status,
             note=note,
             renderer=render_message,
+            actor=Actor.of(staff, client_address(request)),
         )
     if outcome == "not_found":
         raise NotFoundException()
@@ -313,6 +323,7 @@ async def record_reading(
             item_id=item_id,
             meter_id=int(meter) if meter.isdigit() and len(meter) < 12 else 0,
             staff_id=staff.id or 0,
+            actor=Actor.of(staff, client_address(request)),
         )
     if outcome == "not_found":
         raise NotFoundException()
@@ -347,6 +358,7 @@ async def reject_reading(
             item_id=item_id,
             staff_id=staff.id or 0,
             note=note,
+            actor=Actor.of(staff, client_address(request)),
         )
     if outcome == "not_found":
         raise NotFoundException()
