@@ -18,7 +18,11 @@ from domain.models import utcnow
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_tenant_at", "tenant_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entry_tenant_at", "tenant_id", "at"),
+        # A customer's or request's history, and the log's target filter.
+        Index("ix_audit_entry_tenant_target", "tenant_id", "target_type", "target_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # None for platform-wide actions (a tenant created, an operator added).

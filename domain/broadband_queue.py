@@ -116,7 +116,13 @@ def apply_request(service: BroadbandService, request: BroadbandRequest) -> None:
 
 
 async def _claim(
-    session: AsyncSession, *, tenant_id: int, request_id: int, expected: str, status: str
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    request_id: int,
+    expected: str,
+    status: str,
+    note: str | None = None,
 ) -> bool:
     """Compare-and-set from the status staff saw; only a submitted request moves on."""
     if expected != SUBMITTED:
@@ -128,7 +134,7 @@ async def _claim(
             col(BroadbandRequest.tenant_id) == tenant_id,
             col(BroadbandRequest.status) == expected,
         )
-        .values(status=status)
+        .values(status=status, status_note=note)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0) == 1
@@ -190,13 +196,19 @@ async def cancel_request(
     reason: str,
     actor: Actor,
 ) -> Outcome:
-    """Cancel the request with a reason (kept in the audit entry); commits."""
+    """Cancel the request with a reason, shown to the customer and kept in the audit entry;
+    commits."""
     if not reason or len(reason) > REASON_MAX:
         raise ValueError("a cancellation needs a reason of at most 300 characters")
     if not is_row_id(request_id):
         return "not_found"
     if not await _claim(
-        session, tenant_id=tenant_id, request_id=request_id, expected=expected, status=CANCELLED
+        session,
+        tenant_id=tenant_id,
+        request_id=request_id,
+        expected=expected,
+        status=CANCELLED,
+        note=reason,
     ):
         return await _unclaimed(session, tenant_id, request_id)
     actor.record(

@@ -345,4 +345,6 @@ class BroadbandRequest(SQLModel, table=True):
     effective_on: date
     # submitted | done | cancelled
     status: str = Field(max_length=20, default="submitted")
+    # Why staff cancelled it, shown to the customer.
+    status_note: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow)

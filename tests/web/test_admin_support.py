@@ -390,6 +390,9 @@ async def test_broadband_requests_are_carried_out_on_the_line_or_cancelled(
     )
     assert cancelled.status_code == 303
     assert (await line_of(database, service_id)).status == "active"
+    async with database.session() as session:
+        closing = await session.get(BroadbandRequest, close)
+    assert closing is not None and closing.status_note == "Customer called to keep the line."
 
     [entry] = await audit_entries(database, "broadband_request", change)
     assert entry.action == "broadband_request.done"

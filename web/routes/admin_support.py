@@ -143,6 +143,19 @@ ACTION_LABELS = {
     "broadband_request.done": N_("Broadband request carried out"),
     "broadband_request.cancel": N_("Broadband request cancelled"),
     "outbox.retry": N_("Message sent again"),
+    "config.draft": N_("Configuration draft started"),
+    "config.save": N_("Configuration draft saved"),
+    "config.publish": N_("Configuration published"),
+    "config.rollback": N_("Configuration rolled back"),
+    "api_key.create": N_("API key created"),
+    "api_key.revoke": N_("API key revoked"),
+    "import.run": N_("File imported"),
+    "tenant.create": N_("Tenant created"),
+    "tenant.domains": N_("Custom domains changed"),
+    "staff.create": N_("Staff member added"),
+    "staff.lock": N_("Staff member locked"),
+    "staff.unlock": N_("Staff member unlocked"),
+    "staff.password_reset": N_("Staff password reset"),
 }
 SENT_WINDOW = timedelta(hours=24)
 RETRY_LIMIT = 200

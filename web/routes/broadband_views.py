@@ -313,4 +313,5 @@ def request_view(
         "status_text": translate.pick(REQUEST_STATES, request.status)
         if request.status in REQUEST_STATES
         else request.status,
+        "status_note": request.status_note or "",
     }
