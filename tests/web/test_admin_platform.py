@@ -13,10 +13,11 @@ from sqlmodel import col, select
 
 from domain.audit import AuditEntry
 from domain.db import Database
-from domain.demo import DEMO_OPERATOR_LOGIN, DEMO_STAFF_LOGIN
+from domain.demo import DEMO_OPERATOR_LOGIN, DEMO_PASSWORD, DEMO_STAFF_LOGIN
 from domain.models import Tenant, TenantConfigVersion
-from domain.staff import StaffUser
-from tests.conftest import tenant_url
+from domain.passwords import hash_password_async
+from domain.staff import PLATFORM_OPERATOR, StaffUser
+from tests.conftest import MakeClient, tenant_url
 from tests.helpers import csrf_token, submit, text_of
 from tests.staff_support import operator_sign_in, staff_sign_in
 from web.app import create_app
@@ -565,3 +566,27 @@ async def test_operators_add_operators_and_the_strict_lockout_covers_them(
         found = await audit(database, "staff.create")
         assert [(e.tenant_id, e.target_id) for e in found] == [(None, str(night))]
         assert found[0].after is not None and found[0].after["role"] == "platform_operator"
+
+
+async def test_an_operators_lockout_follows_the_login_to_every_tenants_host(
+    make_client: MakeClient, database: Database
+) -> None:
+    login = f"op{secrets.token_hex(4)}"
+    async with database.session() as session:
+        session.add(
+            StaffUser(
+                tenant_id=None,
+                login=login,
+                password_hash=await hash_password_async(DEMO_PASSWORD),
+                role=PLATFORM_OPERATOR,
+            )
+        )
+        await session.commit()
+    guesser = await make_client(address=f"192.0.2.{secrets.randbelow(250) + 1}")
+    for _ in range(3):
+        wrong = await staff_sign_in(guesser, "wujiang-water", login=login, password="wrong-guess1")
+        assert wrong.status_code == 400
+    # Another host, another address, the right password: still locked out.
+    owner = await make_client(address=f"203.0.113.{secrets.randbelow(250) + 1}")
+    refused = await staff_sign_in(owner, "kz-vodokanal", login=login)
+    assert refused.status_code == 429

@@ -32,7 +32,13 @@ from domain.fields import clean_text
 from domain.identifiers import login_key
 from domain.limits import STAFF_SIGN_IN_PER_ADDRESS, STAFF_SIGN_IN_PER_LOGIN
 from domain.models import Account
-from domain.staff import PLATFORM_OPERATOR, StaffUser, authenticate_staff, may_manage
+from domain.staff import (
+    PLATFORM_OPERATOR,
+    StaffUser,
+    authenticate_staff,
+    find_staff,
+    may_manage,
+)
 from tenants.schema import TenantConfig
 from web.auth import (
     client_address,
@@ -132,6 +138,18 @@ def staff_sign_in_form(request: Request[Any, Any, Any]) -> Template | Redirect:
     return _sign_in_page(request)
 
 
+async def _login_subjects(request: Request[Any, Any, Any], tenant_id: int, login: str) -> list[str]:
+    """What failed staff sign-ins count against: the login on this tenant's host, and for a
+    platform operator also the login everywhere, so guessing an operator's password on each
+    tenant's host in turn gains nothing."""
+    subjects = [f"{tenant_id}:{login_key(login)}"]
+    async with request.app.state.portal.database.session() as session:
+        found = await find_staff(session, tenant_id, login)
+    if found is not None and found.role == PLATFORM_OPERATOR:
+        subjects.append(f"platform:{login_key(login)}")
+    return subjects
+
+
 @post("/sign-in")
 async def staff_sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
     tenant_id = tenant_id_of(request)
@@ -141,23 +159,26 @@ async def staff_sign_in(request: Request[Any, Any, Any]) -> Template | Redirect:
     if not login or not password:
         return _sign_in_page(request, login=login, error="bad_credentials", status=400)
     limiter = request.app.state.portal.limiter
-    login_subject = f"{tenant_id}:{login_key(login)}"
+    login_subjects = await _login_subjects(request, tenant_id, login)
     address_subject = f"{tenant_id}:{client_address(request)}"
-    if await limiter.exceeded(STAFF_SIGN_IN_PER_LOGIN, login_subject) or await limiter.exceeded(
-        STAFF_SIGN_IN_PER_ADDRESS, address_subject
-    ):
+    for subject in login_subjects:
+        if await limiter.exceeded(STAFF_SIGN_IN_PER_LOGIN, subject):
+            return _sign_in_page(request, login=login, error="locked_out", status=429)
+    if await limiter.exceeded(STAFF_SIGN_IN_PER_ADDRESS, address_subject):
         return _sign_in_page(request, login=login, error="locked_out", status=429)
     async with request.app.state.portal.database.session() as session:
         result = await authenticate_staff(
             session, tenant_id=tenant_id, login=login, password=password
         )
     if result.outcome == "bad_credentials":
-        await limiter.hit(STAFF_SIGN_IN_PER_LOGIN, login_subject)
+        for subject in login_subjects:
+            await limiter.hit(STAFF_SIGN_IN_PER_LOGIN, subject)
         await limiter.hit(STAFF_SIGN_IN_PER_ADDRESS, address_subject)
         return _sign_in_page(request, login=login, error="bad_credentials", status=400)
     if result.outcome != "ok" or result.staff is None or result.staff.id is None:
         return _sign_in_page(request, login=login, error=result.outcome, status=400)
-    await limiter.reset(STAFF_SIGN_IN_PER_LOGIN, login_subject)
+    for subject in login_subjects:
+        await limiter.reset(STAFF_SIGN_IN_PER_LOGIN, subject)
     async with request.app.state.portal.database.session() as session:
         Actor.of(result.staff, client_address(request)).record(
             session,
