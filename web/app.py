@@ -29,6 +29,7 @@ from litestar.template.config import TemplateConfig
 from domain.config_editor import version_document
 from domain.db import Database
 from domain.delivery import Senders, run_worker
+from domain.housekeeping import run_housekeeping
 from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
 from domain.models import Customer, utcnow
 from domain.reminders import run_reminders
@@ -236,6 +237,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
             run_reminders(portal.database, render_message, stop_outbox, lambda: portal.clock()),
             name="reading-reminders",
         )
+        housekeeping = asyncio.create_task(
+            run_housekeeping(portal.database, stop_outbox), name="housekeeping"
+        )
         tenants_watch = asyncio.create_task(
             portal.watch_tenants(stop_outbox, settings.config_poll_seconds), name="tenants-watch"
         )
@@ -246,7 +250,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             stop_outbox.set()
             with suppress(TimeoutError):
                 await asyncio.wait_for(
-                    asyncio.gather(outbox_worker, reminders, tenants_watch), timeout=45
+                    asyncio.gather(outbox_worker, reminders, housekeeping, tenants_watch),
+                    timeout=45,
                 )
             await portal.database.dispose()
 
