@@ -150,7 +150,11 @@ class Meter(SQLModel, table=True):
 class Reading(SQLModel, table=True):
     """One value per meter and billing period; a second submission updates it."""
 
-    __table_args__ = (UniqueConstraint("meter_id", "period"),)
+    __table_args__ = (
+        UniqueConstraint("meter_id", "period"),
+        # The billing API's export walks a tenant's readings in this order.
+        Index("ix_reading_tenant_submitted", "tenant_id", "submitted_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
@@ -232,6 +236,7 @@ class VisitRequest(SQLModel, table=True):
     __tablename__ = "visit_request"
     __table_args__ = (
         Index("ix_visit_request_tenant_status", "tenant_id", "status"),
+        Index("ix_visit_request_tenant_updated", "tenant_id", "updated_at", "id"),
         Index("ix_visit_request_customer", "customer_id"),
     )
 
@@ -334,7 +339,10 @@ class BroadbandRequest(SQLModel, table=True):
     """A customer's request to change plan, suspend, resume or close, with its effective date."""
 
     __tablename__ = "broadband_request"
-    __table_args__ = (Index("ix_broadband_request_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (
+        Index("ix_broadband_request_tenant_status", "tenant_id", "status"),
+        Index("ix_broadband_request_tenant_created", "tenant_id", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id")

@@ -679,6 +679,7 @@ routes: list[Any] = [
             get_requests,
         ],
         include_in_schema=True,
+        security=[{"apiKey": []}],
         guards=[require_api_key],
         exception_handlers={
             ApiProblem: _on_problem,
