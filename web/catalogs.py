@@ -258,11 +258,20 @@ def update_locales(root: Path | None = None) -> list[Path]:
     for locale in locales(root):
         path = po_path(root, locale)
         catalog = _read_or_raise(path, root)
+        _drop_stale_previous_ids(catalog)
         # Fuzzy guesses are for translators to review; English has nothing to guess.
         catalog.update(template, no_fuzzy_matching=locale == SOURCE_LOCALE)
         path.write_bytes(_render(catalog, ignore_obsolete=True, include_previous=True))
         written.append(path)
     return written
+
+
+def _drop_stale_previous_ids(catalog: Catalog) -> None:
+    """Babel reads a fuzzy entry's `#| msgid` lines back as ordinary comments ("| msgid …"),
+    which would then stay on the entry as `# | msgid` for ever; the next update writes
+    fresh ones where a guess is still fuzzy."""
+    for message in catalog:
+        message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
 
 
 def compile_locales(root: Path | None = None) -> list[Path]:
