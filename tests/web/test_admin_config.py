@@ -267,13 +267,13 @@ async def test_preset_edit_preview_publish_and_roll_back(private_settings: Setti
             for page_path in ("/", "/sign-in", "/register"):
                 seen = await admin.get(tenant_url(IVANOVO, page_path))
                 assert NEW_NAME in seen.text, page_path
-                assert f"Preview of draft {draft_number}" in text_of(seen.text)
+                assert f"Preview of version {draft_number}" in text_of(seen.text)
             # ...nobody else does, not even with the cookie copied.
             customer.cookies.set(PREVIEW_COOKIE, str(draft_number), domain=f"{IVANOVO}.localhost")
             for viewer in (customer, elsewhere):
                 seen = await viewer.get(tenant_url(IVANOVO, "/"))
                 assert LIVE_NAME in seen.text and NEW_NAME not in seen.text
-                assert "Preview of draft" not in seen.text
+                assert "Preview of version" not in seen.text
             stop = await post_form(admin, IVANOVO, "/", "/admin/config/preview/stop")
             assert stop.status_code == 303 and stop.headers["location"] == "/"
             assert NEW_NAME not in (await admin.get(tenant_url(IVANOVO, "/"))).text

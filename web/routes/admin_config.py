@@ -105,13 +105,13 @@ _TOO_FEW = Nn_("Give at least %(num)d entry.", "Give at least %(num)d entries.")
 _OTHER = N_("This value is not accepted: %(reason)s")
 # The forms the schema's patterns ask for; any other pattern gets the general message.
 _PATTERNS = {
-    NAME_PATTERN: N_("Use small Latin letters, digits and “_”, starting with a letter."),
+    NAME_PATTERN: N_("Use lower-case Latin letters, digits and “_”, starting with a letter."),
     LOCALE_PATTERN: N_("Give a language code such as ru, en or zh_Hans."),
-    SLUG_PATTERN: N_("Use small Latin letters, digits and hyphens."),
+    SLUG_PATTERN: N_("Use lower-case Latin letters, digits and hyphens."),
     r"^#[0-9a-fA-F]{6}$": N_("Give a colour as # and six hexadecimal digits, e.g. #1f5f8b."),
     r"^[A-Z]{2}$": N_("Give a two-letter code in capitals, for example RU."),
     r"^[0-9]*$": N_("Use digits only."),
-    r"^[a-z]+$": N_("Use small Latin letters only."),
+    r"^[a-z]+$": N_("Use lower-case Latin letters only."),
     r"^\d{2}:\d{2}$": N_("Give a time as HH:MM, for example 09:30."),
     r"^\d{1,2}:\d{2}[–-]\d{1,2}:\d{2}$": N_("Give hours as from–to, for example 8:30–18:30."),
 }
