@@ -1,7 +1,8 @@
-"""Housekeeping: deleting expired sessions and rate-limit counters, so the tables stay small.
+"""Housekeeping: deleting expired sessions and rate-limit counters, so the tables stay small,
+and marking imports whose process died as failed.
 
 Expired rows are already ignored when read; this only keeps them from piling up. Any
-number of processes may run it side by side: each round is one DELETE per table.
+number of processes may run it side by side: each round is one statement per table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import logging
 from contextlib import suppress
 
 from domain.db import Database
+from domain.import_jobs import fail_abandoned_import_jobs
 from domain.limits import DatabaseLimiter
+from domain.models import utcnow
 from domain.sessions import DatabaseSessionStore
 
 log = logging.getLogger("portal.housekeeping")
@@ -34,6 +37,10 @@ async def run_housekeeping(
             sessions, counters = await purge_expired(database)
             if sessions or counters:
                 log.info("purged %d expired sessions and %d rate counters", sessions, counters)
+            async with database.session() as session:
+                abandoned = await fail_abandoned_import_jobs(session, utcnow())
+            if abandoned:
+                log.warning("marked %d abandoned import jobs as failed", abandoned)
         except Exception:  # a database hiccup must not end the loop; the next round retries
             log.exception("housekeeping round failed")
         with suppress(TimeoutError):

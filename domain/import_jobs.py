@@ -6,10 +6,10 @@ other can report its progress.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, update
+from sqlalchemy import JSON, Column, Index, LargeBinary, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -169,3 +169,27 @@ async def finish_import_job(
         .where(col(ImportJob.id) == job.id)
         .values(status=status, finished_at=now, imported_rows=job.imported_rows)
     )
+
+
+# A job runs in the process that received its file; one still pending or running after
+# this long lost that process (a restart, a crash) and will never finish.
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+async def fail_abandoned_import_jobs(session: AsyncSession, now: datetime) -> int:
+    """Mark jobs whose process died as failed, so their page stops showing progress; commits.
+
+    An "import nothing on error" job wrote nothing (its one transaction died with it); a
+    "valid rows" job keeps the chunks it committed, which its counts already show.
+    """
+    result = await session.exec(
+        update(ImportJob)
+        .where(
+            col(ImportJob.status).in_(("pending", "running")),
+            func.coalesce(col(ImportJob.started_at), col(ImportJob.created_at))
+            < now - ABANDONED_AFTER,
+        )
+        .values(status="failed", finished_at=now)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from domain.db import Database
 from domain.housekeeping import purge_expired
+from domain.import_jobs import ImportJob, fail_abandoned_import_jobs
 from domain.limits import DatabaseLimiter, Limit, RateCounter
 from domain.models import Customer, utcnow
 from domain.sessions import DatabaseSessionStore, WebSession, token_hash
@@ -48,3 +49,37 @@ async def test_expired_sessions_and_counters_go_and_live_ones_stay(database: Dat
     assert token_hash(live) in hashes and token_hash(expired) not in hashes
     assert live_key in keys and old_key not in keys
     assert await store.load(live, customer.tenant_id) is not None
+
+
+async def test_an_import_whose_process_died_is_marked_failed(database: Database) -> None:
+    async with database.session() as session:
+        tenant_id = (await session.exec(select(Customer.tenant_id).limit(1))).one()
+        now = utcnow()
+        abandoned = ImportJob(
+            tenant_id=tenant_id,
+            kind="charges",
+            status="running",
+            content=b"x",
+            started_at=now - timedelta(hours=2),
+            created_at=now - timedelta(hours=2),
+        )
+        fresh = ImportJob(
+            tenant_id=tenant_id,
+            kind="charges",
+            status="running",
+            content=b"x",
+            started_at=now - timedelta(minutes=5),
+            created_at=now - timedelta(minutes=5),
+        )
+        session.add_all([abandoned, fresh])
+        await session.commit()
+        ids = (abandoned.id, fresh.id)
+
+    async with database.session() as session:
+        assert await fail_abandoned_import_jobs(session, now) >= 1
+
+    async with database.session() as session:
+        first = await session.get(ImportJob, ids[0])
+        second = await session.get(ImportJob, ids[1])
+        assert first is not None and first.status == "failed" and first.finished_at is not None
+        assert second is not None and second.status == "running"
