@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -22,8 +21,14 @@ from domain.models import AnonymousReading, Meter, VisitRequest
 from tests.browser import conftest as browser_conftest
 from tests.browser.conftest import axe_violations
 from tests.conftest import MakeClient, tenant_url
-from tests.helpers import csrf_token, text_of
-from tests.staff_support import operator_sign_in, staff_sign_in
+from tests.helpers import text_of
+from tests.staff_support import (
+    an_address,
+    audit_entries,
+    operator_sign_in,
+    post_on_page,
+    staff_on,
+)
 from tests.web.test_admin import new_request
 from tests.web.test_visits_support import own_customer, tenant_id
 
@@ -35,37 +40,6 @@ BEIJING = "beijing-unicom"
 # The shared browser fixtures: a real `portal serve` process and headless Chromium.
 live_server = browser_conftest.live_server
 browser = browser_conftest.browser
-
-
-def an_address() -> str:
-    return f"192.0.2.{secrets.randbelow(254) + 1}"
-
-
-async def staff_on(make_client: MakeClient, slug: str, address: str) -> httpx.AsyncClient:
-    staff = await make_client(address)
-    response = await staff_sign_in(staff, slug)
-    assert response.status_code == 303, response.text
-    return staff
-
-
-async def post_on_page(
-    client: httpx.AsyncClient, slug: str, page_path: str, action: str, data: dict[str, str]
-) -> httpx.Response:
-    page = await client.get(tenant_url(slug, page_path))
-    assert page.status_code == 200, page.status_code
-    return await client.post(
-        tenant_url(slug, action), data={"_csrf_token": csrf_token(page.text), **data}
-    )
-
-
-async def entries_for(database: Database, target_type: str, target_id: object) -> list[AuditEntry]:
-    async with database.session() as session:
-        rows = await session.exec(
-            select(AuditEntry)
-            .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
-            .order_by(col(AuditEntry.id))
-        )
-        return list(rows.all())
 
 
 async def test_every_queue_action_writes_an_audit_entry(
@@ -90,11 +64,11 @@ async def test_every_queue_action_writes_an_audit_entry(
     page = f"/admin/activations/{rejected.id}"
     response = await post_on_page(wujiang, WUJIANG, page, f"{page}/reject", {"reason": "No ID."})
     assert response.status_code == 303
-    [approval] = await entries_for(database, "activation_request", approved.id)
+    [approval] = await audit_entries(database, "activation_request", approved.id)
     assert approval.action == "activation.approve" and approval.address == address
     assert approval.before == {"status": "pending"}
     assert approval.after is not None and approval.after["status"] == "approved"
-    [rejection] = await entries_for(database, "activation_request", rejected.id)
+    [rejection] = await audit_entries(database, "activation_request", rejected.id)
     assert rejection.after == {"status": "rejected", "reason": "No ID."}
 
     owner = await own_customer(database, database_url)
@@ -140,16 +114,16 @@ async def test_every_queue_action_writes_an_audit_entry(
     )
     assert response.status_code == 303
 
-    [status] = await entries_for(database, "visit_request", visit.id)
+    [status] = await audit_entries(database, "visit_request", visit.id)
     assert (status.action, status.before, status.after) == (
         "visit.status",
         {"status": "submitted"},
         {"status": "scheduled", "note": ""},
     )
-    [record] = await entries_for(database, "anonymous_reading", recorded.id)
+    [record] = await audit_entries(database, "anonymous_reading", recorded.id)
     assert record.action == "anonymous_reading.record"
     assert record.after is not None and record.after["meter_id"] == meter.id
-    [reject] = await entries_for(database, "anonymous_reading", refused.id)
+    [reject] = await audit_entries(database, "anonymous_reading", refused.id)
     assert reject.after == {"status": "rejected", "note": "Not our meter."}
     assert {e.tenant_id for e in (status, record, reject)} == {ivanovo_id}
 

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from html.parser import HTMLParser
-from typing import Any
 
 import httpx
 from sqlmodel import col, select
@@ -18,7 +14,12 @@ from domain.db import Database
 from domain.models import Tenant, TenantConfigVersion
 from tests.conftest import tenant_url
 from tests.helpers import csrf_token, text_of
-from tests.staff_support import operator_sign_in, staff_sign_in
+from tests.staff_support import (
+    browser,
+    operator_sign_in,
+    private_portal,
+    staff_sign_in,
+)
 from web.app import create_app
 from web.gateway import PREVIEW_COOKIE
 from web.settings import Settings
@@ -30,29 +31,6 @@ NEW_NAME = "Ivanovo Water Utility"
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def private_app(settings: Settings) -> AsyncIterator[tuple[Any, Database]]:
-    """An app on the test's own database (publishing must not change the shared one)."""
-    app = create_app(settings)
-    await app.portal.reload_tenants()  # type: ignore[attr-defined]
-    database = Database(settings.database_url)
-    try:
-        yield app, database
-    finally:
-        await database.dispose()
-        await app.portal.database.dispose()  # type: ignore[attr-defined]
-
-
-def browser(app: Any) -> httpx.AsyncClient:
-    """One more person at a keyboard: cookies and an address of their own."""
-    address = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=(address, 40000)),
-        base_url="http://localhost",
-        headers={"Accept-Language": "en"},
-    )
 
 
 class FormReader(HTMLParser):
@@ -172,7 +150,7 @@ async def new_draft(client: httpx.AsyncClient, slug: str, note: str = "") -> int
 
 
 async def test_preset_edit_preview_publish_and_roll_back(private_settings: Settings) -> None:
-    async with private_app(private_settings) as (app, database):
+    async with private_portal(private_settings) as (app, database):
         # A second process on the same database, started before anything is published.
         other = create_app(private_settings)
         await other.portal.reload_tenants()  # type: ignore[attr-defined]
@@ -348,7 +326,7 @@ async def test_preset_edit_preview_publish_and_roll_back(private_settings: Setti
 async def test_edits_that_would_break_sign_in_are_refused_next_to_the_field(
     private_settings: Settings,
 ) -> None:
-    async with private_app(private_settings) as (app, database), browser(app) as admin:
+    async with private_portal(private_settings) as (app, database), browser(app) as admin:
         assert (await staff_sign_in(admin, IVANOVO)).status_code == 303
         draft_id = await new_draft(admin, IVANOVO)
         before = next(v for v in await versions_of(database, IVANOVO) if v.id == draft_id)
@@ -426,7 +404,7 @@ async def test_edits_that_would_break_sign_in_are_refused_next_to_the_field(
 
 
 async def test_admins_reach_only_their_own_tenants_versions(private_settings: Settings) -> None:
-    async with private_app(private_settings) as (app, database):
+    async with private_portal(private_settings) as (app, database):
         theirs = (await live_version(database, WUJIANG)).id
         async with browser(app) as admin, browser(app) as stranger:
             signed_out = await stranger.get(tenant_url(IVANOVO, "/admin/config"))

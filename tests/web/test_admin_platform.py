@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from sqlmodel import col, select
@@ -19,35 +16,18 @@ from domain.passwords import hash_password_async
 from domain.staff import PLATFORM_OPERATOR, StaffUser
 from tests.conftest import MakeClient, tenant_url
 from tests.helpers import csrf_token, submit, text_of
-from tests.staff_support import operator_sign_in, staff_sign_in
+from tests.staff_support import (
+    browser,
+    operator_sign_in,
+    private_portal,
+    staff_sign_in,
+)
 from web.app import create_app
 from web.i18n import catalogs, loaded_locales
 from web.settings import Settings
 
 WATER = "melitopol-water"
 GAS = "melitopol-gas"
-
-
-@asynccontextmanager
-async def private_portal(settings: Settings) -> AsyncIterator[tuple[Any, Database]]:
-    """An app on the test's own database, and that database for checking rows."""
-    app = create_app(settings)
-    await app.portal.reload_tenants()  # type: ignore[attr-defined]
-    database = Database(settings.database_url)
-    try:
-        yield app, database
-    finally:
-        await database.dispose()
-        await app.portal.database.dispose()  # type: ignore[attr-defined]
-
-
-def browser(app: Any) -> httpx.AsyncClient:
-    """A client of its own (cookies, address) on the app: one more person at a keyboard."""
-    address = f"203.0.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(
-        transport=transport, base_url="http://localhost", headers={"Accept-Language": "en"}
-    )
 
 
 async def ids(database: Database) -> tuple[dict[str, int], dict[tuple[int | None, str], int]]:

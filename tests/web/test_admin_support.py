@@ -8,15 +8,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-from sqlmodel import col, select
 
-from domain.audit import AuditEntry
 from domain.db import Database
 from domain.models import Account, AccountLink, BroadbandRequest, BroadbandService, Customer
 from domain.outbox import OutboxMessage
 from tests.conftest import MakeClient, tenant_url
 from tests.helpers import csrf_token, sign_in, text_of, unique_digits
-from tests.staff_support import staff_sign_in
+from tests.staff_support import (
+    audit_entries,
+    post_on_page,
+    staff_on,
+)
 from tests.web.test_recovery import (
     NEW_PASSWORD,
     OLD_PASSWORD,
@@ -35,34 +37,6 @@ from tests.web.test_visits_support import tenant_id
 IVANOVO = "ivanovo-water"
 KZ = "kz-vodokanal"
 BEIJING = "beijing-unicom"
-
-
-async def staff_on(make_client: MakeClient, slug: str) -> httpx.AsyncClient:
-    """A tenant admin signed in on the tenant's host, in an app (process) of their own."""
-    staff = await make_client(f"198.51.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}")
-    response = await staff_sign_in(staff, slug)
-    assert response.status_code == 303, response.text
-    return staff
-
-
-async def post_on_page(
-    client: httpx.AsyncClient, slug: str, page_path: str, action: str, data: dict[str, str]
-) -> httpx.Response:
-    page = await client.get(tenant_url(slug, page_path))
-    assert page.status_code == 200, page.status_code
-    return await client.post(
-        tenant_url(slug, action), data={"_csrf_token": csrf_token(page.text), **data}
-    )
-
-
-async def audit_entries(database: Database, target_type: str, target_id: int) -> list[AuditEntry]:
-    async with database.session() as session:
-        rows = await session.exec(
-            select(AuditEntry)
-            .where(AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id))
-            .order_by(col(AuditEntry.id))
-        )
-        return list(rows.all())
 
 
 async def customer_row(database: Database, customer_id: int) -> Customer:
