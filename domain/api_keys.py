@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import utcnow
+from domain.ownership import is_row_id
 
 
 class ApiKey(SQLModel, table=True):
@@ -101,6 +102,8 @@ async def tenant_api_keys(session: AsyncSession, tenant_id: int) -> list[ApiKey]
 
 async def find_api_key(session: AsyncSession, tenant_id: int, key_id: int) -> ApiKey | None:
     """The tenant's key by id; another tenant's key is not found."""
+    if not is_row_id(key_id):
+        return None
     key = await session.get(ApiKey, key_id)
     return key if key is not None and key.tenant_id == tenant_id else None
 

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.audit import record_action
 from domain.models import Tenant, TenantConfigVersion
+from domain.ownership import is_row_id
 from domain.staff import StaffUser
 from domain.tenancy import make_live, save_version
 from tenants.form_fields import error_path
@@ -114,6 +115,8 @@ async def find_version(
     session: AsyncSession, tenant_id: int, version_id: int
 ) -> TenantConfigVersion | None:
     """A version by its id, only if it is this tenant's (another tenant's is "not found")."""
+    if not is_row_id(version_id):
+        return None
     statement = select(TenantConfigVersion).where(
         TenantConfigVersion.id == version_id, TenantConfigVersion.tenant_id == tenant_id
     )
@@ -417,6 +420,8 @@ async def save_draft(
 async def _locked_version(
     session: AsyncSession, tenant_id: int, version_id: int
 ) -> TenantConfigVersion | None:
+    if not is_row_id(version_id):
+        return None
     statement = (
         select(TenantConfigVersion)
         .where(TenantConfigVersion.id == version_id, TenantConfigVersion.tenant_id == tenant_id)

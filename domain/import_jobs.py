@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import utcnow
+from domain.ownership import is_row_id
 
 
 class ImportJob(SQLModel, table=True):
@@ -89,6 +90,8 @@ def _without_content() -> Any:
 
 async def find_import_job(session: AsyncSession, tenant_id: int, job_id: int) -> ImportJob | None:
     """The tenant's job by id, without its file; another tenant's job is not found."""
+    if not is_row_id(job_id):
+        return None
     found = await session.exec(
         select(ImportJob)
         .options(_without_content())

@@ -11,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import Account, AccountLink, Meter
 
-# Row ids are 64-bit integers. A longer number typed into a URL or a form is no row at all,
-# and must not reach the database, which would refuse to bind it (a 500, not a 404).
-_ROW_ID_LIMIT = 2**63
+# Row ids are 32-bit integers (INTEGER primary keys: PostgreSQL's int4). A larger number
+# typed into a URL or a form is no row at all, and must not reach the database, which would
+# refuse to compare it with the column (a 500, not a 404).
+_ROW_ID_LIMIT = 2**31
 
 
 def is_row_id(value: int) -> bool:

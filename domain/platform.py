@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.audit import record_action
 from domain.identifiers import login_key
 from domain.models import Tenant, TenantConfigVersion
+from domain.ownership import is_row_id
 from domain.passwords import hash_password_async
 from domain.sessions import SessionStore
 from domain.staff import PLATFORM_OPERATOR, TENANT_ADMIN, StaffUser
@@ -84,7 +85,7 @@ async def tenant_summaries(session: AsyncSession) -> list[TenantSummary]:
 
 
 async def find_tenant(session: AsyncSession, tenant_id: int) -> Tenant | None:
-    if not 0 < tenant_id < 2**31:
+    if not is_row_id(tenant_id):
         return None
     return await session.get(Tenant, tenant_id)
 
@@ -441,7 +442,7 @@ async def staff_of(session: AsyncSession, tenant_id: int | None) -> list[StaffUs
 
 
 async def find_staff_member(session: AsyncSession, staff_id: int) -> StaffUser | None:
-    if not 0 < staff_id < 2**31:
+    if not is_row_id(staff_id):
         return None
     return await session.get(StaffUser, staff_id)
 

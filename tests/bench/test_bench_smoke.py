@@ -38,7 +38,9 @@ def test_every_scenario_gets_figures(
         "--size",
         "tiny",
         "--seconds",
-        "1",
+        # Two seconds, not one: on a busy CI machine a slow first request can take most
+        # of a second, leaving a one-second window with nothing completed.
+        "2",
         "--warmup",
         "0",
         "--memory-requests",
