@@ -159,9 +159,9 @@ def _row(title: str, result: dict[str, Any], baseline: dict[str, Any]) -> str:
         f"{result['rps']:.0f}",
         f"{ratio:.2f}",
         *(_ms(result[key]) for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
-        _ms(cpu),
+        "–" if cpu is None else f"{cpu:.2f}",
         by_cpu,
-        _ms(result.get("db_cpu_ms")),
+        "–" if result.get("db_cpu_ms") is None else f"{result['db_cpu_ms']:.2f}",
         f"{result['requests']:,}",
         str(result["errors"] + result["unexpected"]),
     ]

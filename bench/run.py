@@ -139,7 +139,8 @@ class Run:
         requests = measured["requests"] or 1
         measured["cpu_ms"] = round(cpu * 1000 / requests, 3)
         if self.target.backend == "postgresql" and server.name == "portal":
-            measured["db_cpu_ms"] = round(db * 1000 / requests, 3)
+            # A backend that exits meanwhile takes its CPU time with it: no figure then.
+            measured["db_cpu_ms"] = round(db * 1000 / requests, 3) if db >= 0 else None
         return measured
 
     def _db_cpu(self) -> float:
