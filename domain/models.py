@@ -117,7 +117,11 @@ class AccountLink(SQLModel, table=True):
     """A customer's claim on an account, with the nickname they gave it."""
 
     __tablename__ = "account_link"
-    __table_args__ = (UniqueConstraint("customer_id", "account_id"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "account_id"),
+        # A customer's accounts within the tenant (every cabinet page asks for them).
+        Index("ix_account_link_tenant_customer", "tenant_id", "customer_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenant.id", index=True)
@@ -154,6 +158,9 @@ class Reading(SQLModel, table=True):
         UniqueConstraint("meter_id", "period"),
         # The billing API's export walks a tenant's readings in this order.
         Index("ix_reading_tenant_submitted", "tenant_id", "submitted_at", "id"),
+        # An account's meters' readings within the tenant: without it, SQLite answers
+        # "tenant_id = ? AND meter_id IN (...)" by walking every reading of the tenant.
+        Index("ix_reading_tenant_meter_period", "tenant_id", "meter_id", "period"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -22,9 +22,6 @@ import anyio
 import anyio.to_thread
 from jinja2 import BaseLoader, Environment, FileSystemLoader
 from litestar import Response
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
 
 from domain.charges import PDF_TYPE
 from web.rendering import TEMPLATES, create_environment
@@ -66,6 +63,12 @@ def render_html(template: str, context: dict[str, Any]) -> str:
 
 
 def _write_pdf(html: str) -> bytes:
+    # Imported on the first document, not at start-up: WeasyPrint and the Pango, HarfBuzz
+    # and fontconfig libraries it loads take some 30 MB in every worker that never prints.
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
+
     # Everything a document shows is in its HTML and the stylesheet: nothing is fetched.
     fetcher = URLFetcher(allowed_protocols=())
     fonts = FontConfiguration()

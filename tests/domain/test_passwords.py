@@ -5,9 +5,9 @@ from __future__ import annotations
 from domain.passwords import HASHER, PROFILES, hash_password, needs_rehash, verify_password
 
 
-def test_production_hashing_is_rfc_9106s_second_option() -> None:
+def test_production_hashing_is_an_owasp_argon2id_setting() -> None:
     standard = PROFILES["standard"]
-    assert (standard.time_cost, standard.memory_cost, standard.parallelism) == (3, 65536, 1)
+    assert (standard.time_cost, standard.memory_cost, standard.parallelism) == (5, 7168, 1)
 
 
 def test_a_hash_verifies_its_password_only() -> None:
