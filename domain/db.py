@@ -23,10 +23,12 @@ def sync_url(url: str) -> str:
 
 
 def async_url(url: str) -> str:
+    # asyncpg for the app: a statement costs it about a third of the CPU psycopg's async
+    # mode takes (bench/results), and every page pays for a few. Migrations stay on psycopg.
     parsed = make_url(sync_url(url))
     if parsed.get_backend_name() == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    return parsed.render_as_string(hide_password=False)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 def _ensure_sqlite_directory(url: str) -> None:
@@ -58,9 +60,14 @@ def create_sync_engine(url: str) -> Engine:
 
 def create_app_engine(url: str) -> AsyncEngine:
     _ensure_sqlite_directory(url)
-    options: dict[str, Any] = {}
-    if make_url(url).get_backend_name() == "postgresql":
-        options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # Pools big enough for a worker's concurrent requests, so that connections are not
+    # opened and closed under load (an overflow connection is closed when it comes back;
+    # for SQLite that is a thread and a file each time). No pre-ping: it costs a round trip
+    # on every checkout; after a database restart the first statement on a stale
+    # connection fails once and SQLAlchemy then discards the pool's older connections.
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_recycle": 3600}
+    if make_url(url).database in (None, "", ":memory:"):
+        options = {}  # an in-memory SQLite database lives in one connection
     engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine.sync_engine)
@@ -76,10 +83,26 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        # On SQLite, switching a connection to autocommit and back costs two trips to
+        # aiosqlite's thread, more than the rollback it saves; reads use plain sessions.
+        readers = self.engine
+        if self.engine.dialect.name == "postgresql":
+            readers = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = async_sessionmaker(readers, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for what every page load does: reading, or one statement that stands
+        alone (renewing a session). On PostgreSQL it runs outside any transaction, which
+        spares each page a BEGIN and a ROLLBACK; each statement sees what is committed when
+        it runs, as READ COMMITTED gives inside a transaction too. Anything that must
+        change several rows together uses `session()`."""
+        async with self._reads() as session:
             yield session
 
     async def dispose(self) -> None:
