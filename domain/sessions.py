@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.db import Database
-from domain.models import utcnow
+from domain.models import Customer, utcnow
+from domain.staff import StaffUser
 
 # A browser session ends after this long without a request ...
 IDLE_LIFETIME = timedelta(hours=12)
@@ -53,6 +55,15 @@ class SessionRecord:
     last_seen_at: datetime
 
 
+@dataclass(frozen=True)
+class OwnedSession:
+    """A live session with the customer or staff member it belongs to (None if deleted)."""
+
+    record: SessionRecord
+    customer: Customer | None = None
+    staff: StaffUser | None = None
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -79,6 +90,9 @@ class SessionStore(Protocol):
 
     async def load(self, token: str, tenant_id: int) -> SessionRecord | None:
         """The live session for this token on this tenant (renewing its expiry), or None."""
+
+    async def load_owned(self, token: str, tenant_id: int) -> OwnedSession | None:
+        """`load`, with the customer or staff member the session belongs to."""
 
     async def revoke(self, token: str) -> None: ...
 
@@ -131,11 +145,20 @@ class DatabaseSessionStore:
         return token
 
     async def load(self, token: str, tenant_id: int) -> SessionRecord | None:
+        found = await self.load_owned(token, tenant_id)
+        return found.record if found else None
+
+    async def load_owned(self, token: str, tenant_id: int) -> OwnedSession | None:
+        """The live session with its owner, in one statement: every signed-in request
+        starts here, so the session and the customer do not cost a round trip each."""
         digest = token_hash(token)
         now = utcnow()
-        async with self.database.session() as session:
-            row = await session.get(WebSession, digest)
-            if row is None or row.tenant_id != tenant_id:
+        async with self.database.reads() as session:
+            found = (await session.exec(_SESSION_WITH_OWNER, params={"digest": digest})).first()
+            if found is None:
+                return None
+            row, customer, staff = found
+            if row.tenant_id != tenant_id:
                 return None
             if _aware(row.expires_at) <= now:
                 await session.exec(delete(WebSession).where(col(WebSession.token_hash) == digest))
@@ -150,7 +173,7 @@ class DatabaseSessionStore:
                     .values(last_seen_at=now, expires_at=now + lifetime(row.remember))
                 )
                 await session.commit()
-            return SessionRecord(
+            record = SessionRecord(
                 token_hash=digest,
                 tenant_id=row.tenant_id,
                 customer_id=row.customer_id,
@@ -159,6 +182,7 @@ class DatabaseSessionStore:
                 expires_at=_aware(row.expires_at),
                 last_seen_at=last_seen,
             )
+            return OwnedSession(record, customer, staff)
 
     async def revoke(self, token: str) -> None:
         async with self.database.session() as session:
@@ -199,10 +223,13 @@ class DatabaseSessionStore:
 
 
 class RedisSessionStore:
-    """Sessions as self-expiring Redis keys, with a set per owner for "sign out everywhere"."""
+    """Sessions as self-expiring Redis keys, with a set per owner for "sign out everywhere".
 
-    def __init__(self, redis: Any, prefix: str = "portal") -> None:
+    The owners themselves live in the database, so `load_owned` asks it after Redis."""
+
+    def __init__(self, redis: Any, database: Database, prefix: str = "portal") -> None:
         self.redis = redis
+        self.database = database
         self.prefix = prefix
 
     def _key(self, digest: str) -> str:
@@ -257,6 +284,13 @@ class RedisSessionStore:
             await self.redis.set(self._key(digest), _dump(record), ex=int(ttl.total_seconds()))
         return record
 
+    async def load_owned(self, token: str, tenant_id: int) -> OwnedSession | None:
+        record = await self.load(token, tenant_id)
+        if record is None:
+            return None
+        async with self.database.session() as session:
+            return await owned(session, record)
+
     async def revoke(self, token: str) -> None:
         await self.redis.delete(self._key(token_hash(token)))
 
@@ -281,6 +315,24 @@ class RedisSessionStore:
         removed = int(await self.redis.delete(*(self._key(d) for d in doomed)))
         await self.redis.srem(owner, *doomed)
         return removed
+
+
+async def owned(session: AsyncSession, record: SessionRecord) -> OwnedSession:
+    customer = staff = None
+    if record.customer_id is not None:
+        customer = await session.get(Customer, record.customer_id)
+    if record.staff_id is not None:
+        staff = await session.get(StaffUser, record.staff_id)
+    return OwnedSession(record, customer, staff)
+
+
+# Built once: the statement is the same on every request, only the digest changes.
+_SESSION_WITH_OWNER = (
+    select(WebSession, Customer, StaffUser)
+    .outerjoin(Customer, col(Customer.id) == col(WebSession.customer_id))
+    .outerjoin(StaffUser, col(StaffUser.id) == col(WebSession.staff_id))
+    .where(col(WebSession.token_hash) == bindparam("digest"))
+)
 
 
 def _dump(record: SessionRecord) -> str:

@@ -32,10 +32,10 @@ from domain.db import Database
 from domain.delivery import Senders, run_worker
 from domain.housekeeping import run_housekeeping
 from domain.limits import DatabaseLimiter, Limiter, RedisLimiter
-from domain.models import Customer, utcnow
+from domain.models import utcnow
 from domain.reminders import run_reminders
 from domain.sessions import DatabaseSessionStore, RedisSessionStore, SessionStore
-from domain.staff import StaffUser, may_manage
+from domain.staff import may_manage
 from domain.tenancy import published_configs, published_signature
 from tenants.hosts import HostMap
 from tenants.loader import ConfigError, validate_config
@@ -153,24 +153,18 @@ class PortalState:
         tenant_id = self.tenant_ids.get(slug)
         if tenant_id is None or len(token) > 100:
             return None
-        record = await self.sessions.load(token, tenant_id)
-        if record is None:
+        found = await self.sessions.load_owned(token, tenant_id)
+        if found is None:
             return None
-        async with self.database.session() as session:
-            if record.customer_id is not None:
-                customer = await session.get(Customer, record.customer_id)
-                if (
-                    customer is None
-                    or customer.tenant_id != tenant_id
-                    or customer.status != "active"
-                ):
-                    return None
-                return Visitor(token, record, customer=customer)
-            if record.staff_id is not None:
-                staff = await session.get(StaffUser, record.staff_id)
-                if staff is None or not may_manage(staff, tenant_id) or staff.status != "active":
-                    return None
-                return Visitor(token, record, staff=staff)
+        customer, staff = found.customer, found.staff
+        if found.record.customer_id is not None:
+            if customer is None or customer.tenant_id != tenant_id or customer.status != "active":
+                return None
+            return Visitor(token, found.record, customer=customer)
+        if found.record.staff_id is not None:
+            if staff is None or not may_manage(staff, tenant_id) or staff.status != "active":
+                return None
+            return Visitor(token, found.record, staff=staff)
         return None
 
 
@@ -180,7 +174,7 @@ def _stores(settings: Settings, database: Database) -> tuple[SessionStore, Limit
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
-        return RedisSessionStore(redis), RedisLimiter(redis, settings.secret_key)
+        return RedisSessionStore(redis, database), RedisLimiter(redis, settings.secret_key)
     return DatabaseSessionStore(database), DatabaseLimiter(database, settings.secret_key)
 
 

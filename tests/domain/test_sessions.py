@@ -51,8 +51,9 @@ class Backend:
         from redis.asyncio import Redis
 
         client = Redis.from_url(REDIS_URL)
-        self._closers.append(client.aclose)
-        return RedisSessionStore(client, prefix=self.prefix)
+        database = Database(self.database_url)
+        self._closers += [client.aclose, database.dispose]
+        return RedisSessionStore(client, database, prefix=self.prefix)
 
     def _key(self, token: str) -> str:
         return f"{self.prefix}:session:{token_hash(token)}"
@@ -182,6 +183,23 @@ async def test_a_session_loads_with_its_owner_and_only_its_hash_is_stored(
     kept = await backend.stored(token)
     assert token_hash(token) in kept and token not in kept
     assert await store.load("not-a-token", people["tenant"]) is None
+
+
+async def test_a_session_loads_with_the_customer_or_staff_member_it_belongs_to(
+    backend: Backend, people: dict[str, int]
+) -> None:
+    store = backend.store()
+    customers = await store.create(tenant_id=people["tenant"], customer_id=people["customer"])
+    staffs = await store.create(tenant_id=people["tenant"], staff_id=people["staff"])
+    of_customer = await store.load_owned(customers, people["tenant"])
+    of_staff = await store.load_owned(staffs, people["tenant"])
+    assert of_customer is not None and of_staff is not None
+    assert of_customer.customer is not None and of_customer.staff is None
+    assert of_customer.customer.id == people["customer"] == of_customer.record.customer_id
+    assert of_staff.staff is not None and of_staff.customer is None
+    assert of_staff.staff.id == people["staff"] == of_staff.record.staff_id
+    assert await store.load_owned(customers, people["other_tenant"]) is None
+    assert await store.load_owned("not-a-token", people["tenant"]) is None
 
 
 async def test_a_session_of_one_tenant_does_not_load_on_another(
