@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import and_, not_
+from sqlalchemy import and_, bindparam, not_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -103,6 +103,17 @@ class MeterReadings:
         return due is not None and due < today
 
 
+# Built once: every readings page and htmx check runs it.
+_READINGS_OF_METERS: Any = (
+    select(Reading)
+    .where(
+        col(Reading.tenant_id) == bindparam("tenant_id"),
+        col(Reading.meter_id).in_(bindparam("meter_ids", expanding=True)),
+    )
+    .order_by(col(Reading.period))
+)
+
+
 async def load_meter_readings(
     session: AsyncSession, *, tenant_id: int, account_id: int, period: date
 ) -> list[MeterReadings]:
@@ -114,15 +125,8 @@ async def load_meter_readings(
     ids = [meter.id for meter in meters if meter.id is not None]
     readings: list[Reading] = []
     if ids:
-        readings = list(
-            (
-                await session.exec(
-                    select(Reading)
-                    .where(Reading.tenant_id == tenant_id, col(Reading.meter_id).in_(ids))
-                    .order_by(col(Reading.period))
-                )
-            ).all()
-        )
+        params = {"tenant_id": tenant_id, "meter_ids": ids}
+        readings = list((await session.exec(_READINGS_OF_METERS, params=params)).all())
     result = []
     for meter in meters:
         own = [r for r in readings if r.meter_id == meter.id]

@@ -72,7 +72,7 @@ def _linking(config: TenantConfig) -> AccountLinking:
 async def own_account(
     request: Request[Any, Any, Any], customer: Customer, account_id: int
 ) -> tuple[Account, AccountLink]:
-    async with request.app.state.portal.database.session() as session:
+    async with request.app.state.portal.database.reads() as session:
         found = await linked_account(
             session,
             tenant_id=tenant_id_of(request),

@@ -41,7 +41,7 @@ async def cabinet(request: Request[Any, Any, Any]) -> Template:
         for kind, module in (("benefit", "benefits"), ("subsidy", "subsidies"))
         if config.has(module)  # type: ignore[arg-type]
     ]
-    async with request.app.state.portal.database.session() as session:
+    async with request.app.state.portal.database.reads() as session:
         overviews = await account_overviews(
             session,
             tenant_id=tenant_id_of(request),

@@ -101,7 +101,7 @@ async def breakdown_page(request: Request[Any, Any, Any], account_id: int) -> Te
             selected=(f"{shown:%m}", f"{shown:%Y}"),
             **context,
         )
-    async with request.app.state.portal.database.session() as session:
+    async with request.app.state.portal.database.reads() as session:
         breakdown = await charges_breakdown(
             session, tenant_id=tenant_id_of(request), account_id=account_id, month=month
         )

@@ -91,7 +91,7 @@ async def _account_and_rows(
     require_module(config, "readings")
     customer = require_customer(request)
     tenant_id = tenant_id_of(request)
-    async with request.app.state.portal.database.session() as session:
+    async with request.app.state.portal.database.reads() as session:
         found = await linked_account(
             session, tenant_id=tenant_id, customer_id=customer.id or 0, account_id=account_id
         )
@@ -184,7 +184,7 @@ async def readings_index(request: Request[Any, Any, Any]) -> Template | Redirect
     config = tenant_of(request)
     require_module(config, "readings")
     customer = require_customer(request)
-    async with request.app.state.portal.database.session() as session:
+    async with request.app.state.portal.database.reads() as session:
         accounts = await linked_accounts(
             session, tenant_id=tenant_id_of(request), customer_id=customer.id or 0
         )
