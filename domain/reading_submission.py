@@ -115,13 +115,22 @@ _READINGS_OF_METERS: Any = (
 
 
 async def load_meter_readings(
-    session: AsyncSession, *, tenant_id: int, account_id: int, period: date
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    account_id: int,
+    period: date,
+    only: int | None = None,
 ) -> list[MeterReadings]:
     """The account's meters with what the rules need: previous reading, average, this period's.
+    With `only`, just that meter of the account (none if it is not the account's): the htmx
+    check of one value needs no other meter's history.
 
     The caller has already checked that the account is the customer's (domain.ownership).
     """
     meters = await meters_of(session, tenant_id=tenant_id, account_id=account_id)
+    if only is not None:
+        meters = [meter for meter in meters if meter.id == only]
     ids = [meter.id for meter in meters if meter.id is not None]
     readings: list[Reading] = []
     if ids:

@@ -240,6 +240,43 @@ async def test_the_check_refuses_a_meter_of_another_account(
     assert response.status_code == 404 and str(other.factory_numbers[0]) not in response.text
 
 
+async def test_the_check_weighs_a_value_against_its_own_meter_only(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """The check loads just the posted meter's history; the other meter's must not leak in."""
+    household = await make_household(
+        database_url,
+        "ivanovo-water",
+        [MeterSpec(history=["100", "110", "120"]), MeterSpec(history=["1000", "1100", "1200"])],
+        TODAY,
+    )
+    set_clock(client, NOON)
+    await with_session(client, household)
+    low, high = household.meters
+
+    async def check(data: dict[str, str], account_id: int | None = None) -> httpx.Response:
+        return await post_readings(
+            client,
+            household,
+            data,
+            path="/check?lang=en",
+            account_id=account_id,
+            headers={"hx-request": "true"},
+        )
+
+    assert text_of((await check({f"value-{low}": "125"})).text) == ""
+    assert "Was the meter replaced" in text_of((await check({f"value-{high}": "125"})).text)
+    assert text_of((await check({f"value-{high}": "1290"})).text) == ""
+    # One value at a time, on the customer's own account: anything else finds nothing.
+    assert (await check({f"value-{low}": "125", f"value-{high}": "1290"})).status_code == 404
+    assert (await check({"value-x": "125"})).status_code == 404
+    other = await make_household(
+        database_url, "ivanovo-water", [MeterSpec()], TODAY, own_customer=True
+    )
+    foreign = await check({f"value-{other.meters[0]}": "5"}, account_id=other.account_id)
+    assert foreign.status_code == 404
+
+
 @pytest.mark.parametrize("slug", READINGS_TENANTS)
 async def test_every_readings_tenant_serves_the_page_in_its_default_language(
     client: httpx.AsyncClient, database_url: str, slug: str

@@ -84,9 +84,10 @@ class Posted:
 
 
 async def _account_and_rows(
-    request: Request[Any, Any, Any], account_id: int, today: date
+    request: Request[Any, Any, Any], account_id: int, today: date, only: int | None = None
 ) -> tuple[Account, str | None, list[MeterReadings]]:
-    """The customer's account (404 when it is not theirs) with its meters and their readings."""
+    """The customer's account (404 when it is not theirs) with its meters and their readings
+    (with `only`, just that meter)."""
     config = tenant_of(request)
     require_module(config, "readings")
     customer = require_customer(request)
@@ -99,7 +100,11 @@ async def _account_and_rows(
             raise NotFoundException()
         account, link = found
         rows = await load_meter_readings(
-            session, tenant_id=tenant_id, account_id=account_id, period=period_of(today)
+            session,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            period=period_of(today),
+            only=only,
         )
     return account, link.nickname, rows
 
@@ -251,11 +256,14 @@ async def check_reading(request: Request[Any, Any, Any], account_id: FromPath[in
     """The htmx answer to typing one value: its refusal, warning or question, nothing else."""
     config = tenant_of(request)
     today = tenant_today(request, config)
-    _account, _nickname, rows = await _account_and_rows(request, account_id, today)
-    posted = Posted.parse(await request.form())
-    typed = posted.typed()
+    typed = Posted.parse(await request.form()).typed()
+    if len(typed) != 1:
+        raise NotFoundException()
+    _account, _nickname, rows = await _account_and_rows(
+        request, account_id, today, only=next(iter(typed))
+    )
     by_id = {row.id: row for row in rows}
-    if len(typed) != 1 or next(iter(typed)) not in by_id:
+    if next(iter(typed)) not in by_id:
         raise NotFoundException()
     meter_id, raw = next(iter(typed.items()))
     row = by_id[meter_id]
