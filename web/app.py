@@ -313,6 +313,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
         ),
         include_in_schema=False,
         debug=False,
+        # Logging is the process's to set up (web.logs, by `portal serve`), not the app's.
+        logging_config=None,
     )
     unknown_host = environment.get_template("errors/unknown_host.html")
     gateway = Gateway(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,13 +22,8 @@ from domain.tenancy import install_presets, published_configs
 from tenants.loader import ConfigError, load_presets
 from tenants.schema import TenantConfig
 from web import catalogs
+from web.logs import configure_logging
 from web.settings import Settings
-
-
-def _configure_logging() -> None:
-    # One line per event on stderr; request lines are JSON (see web.gateway).
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 async def prepare_database(settings: Settings, presets: list[TenantConfig]) -> list[DemoSignIn]:
@@ -148,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging()
+    configure_logging()
     settings = Settings.from_environment()
     if args.command == "serve":
         return serve(settings, args.host, args.port)
