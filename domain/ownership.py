@@ -51,7 +51,12 @@ async def meters_of(session: AsyncSession, *, tenant_id: int, account_id: int) -
     """An account's meters, installed first, then by service and id (a stable order)."""
     params = {"tenant_id": tenant_id, "account_id": account_id}
     meters = (await session.exec(_METERS_OF, params=params)).all()
-    return sorted(meters, key=lambda m: (m.state != "installed", m.service, m.id or 0))
+    return sorted(meters, key=meter_order)
+
+
+def meter_order(meter: Meter) -> tuple[bool, str, int]:
+    """Installed meters first, then by service and id: the order every page lists them in."""
+    return (meter.state != "installed", meter.service, meter.id or 0)
 
 
 # The statements every cabinet page runs, built once (building one costs more CPU than
