@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, not_
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.models import READING_SCALE, Meter, Reading
+from domain.models import READING_SCALE, AccountLink, Meter, Reading
 from domain.ownership import is_row_id, meter_order
 from domain.readings import (
     Confirmation,
@@ -103,10 +104,12 @@ class MeterReadings:
         return due is not None and due < today
 
 
-def _meters_with_readings(only: bool) -> Any:
+@cache
+def _meters_with_readings(only: bool, owned: bool) -> Any:
     """An account's meters, each with its readings oldest first (a meter with none comes once,
     with None): one round trip to the database instead of one for the meters and one for
-    their readings. Built once per shape; the values are bound on each use."""
+    their readings. `only` narrows it to one meter; `owned` to an account linked to
+    `:customer_id`. Built once per shape; the values are bound on each use."""
     statement = (
         select(Meter, Reading)
         .outerjoin(
@@ -122,11 +125,18 @@ def _meters_with_readings(only: bool) -> Any:
         )
         .order_by(col(Meter.id), col(Reading.period))
     )
-    return statement.where(col(Meter.id) == bindparam("meter_id")) if only else statement
-
-
-_ALL_METERS_WITH_READINGS = _meters_with_readings(only=False)
-_ONE_METER_WITH_READINGS = _meters_with_readings(only=True)
+    if only:
+        statement = statement.where(col(Meter.id) == bindparam("meter_id"))
+    if owned:
+        statement = statement.join(
+            AccountLink,
+            and_(
+                col(AccountLink.account_id) == col(Meter.account_id),
+                col(AccountLink.tenant_id) == col(Meter.tenant_id),
+                col(AccountLink.customer_id) == bindparam("customer_id"),
+            ),
+        )
+    return statement
 
 
 async def load_meter_readings(
@@ -136,20 +146,23 @@ async def load_meter_readings(
     account_id: int,
     period: date,
     only: int | None = None,
+    customer_id: int | None = None,
 ) -> list[MeterReadings]:
     """The account's meters with what the rules need: previous reading, average, this period's.
-    With `only`, just that meter of the account (none if it is not the account's): the htmx
-    check of one value needs no other meter's history.
 
-    The caller has already checked that the account is the customer's (domain.ownership).
+    With `only`, just that meter of the account (none if it is not the account's): the htmx
+    check of one value needs no other meter's history. With `customer_id`, nothing unless
+    the account is linked to that customer; otherwise the caller has already checked that
+    the account is the customer's (domain.ownership).
     """
     params: dict[str, Any] = {"tenant_id": tenant_id, "account_id": account_id}
-    statement = _ALL_METERS_WITH_READINGS
     if only is not None:
         if not is_row_id(only):
             return []
         params["meter_id"] = only
-        statement = _ONE_METER_WITH_READINGS
+    if customer_id is not None:
+        params["customer_id"] = customer_id
+    statement = _meters_with_readings(only is not None, customer_id is not None)
     meters: dict[int, Meter] = {}
     readings: dict[int, list[Reading]] = {}
     for meter, reading in (await session.exec(statement, params=params)).all():

@@ -84,10 +84,9 @@ class Posted:
 
 
 async def _account_and_rows(
-    request: Request[Any, Any, Any], account_id: int, today: date, only: int | None = None
+    request: Request[Any, Any, Any], account_id: int, today: date
 ) -> tuple[Account, str | None, list[MeterReadings]]:
-    """The customer's account (404 when it is not theirs) with its meters and their readings
-    (with `only`, just that meter)."""
+    """The customer's account (404 when it is not theirs) with its meters and their readings."""
     config = tenant_of(request)
     require_module(config, "readings")
     customer = require_customer(request)
@@ -100,13 +99,28 @@ async def _account_and_rows(
             raise NotFoundException()
         account, link = found
         rows = await load_meter_readings(
-            session,
-            tenant_id=tenant_id,
-            account_id=account_id,
-            period=period_of(today),
-            only=only,
+            session, tenant_id=tenant_id, account_id=account_id, period=period_of(today)
         )
     return account, link.nickname, rows
+
+
+async def _own_meter_rows(
+    request: Request[Any, Any, Any], account_id: int, today: date, meter_id: int
+) -> list[MeterReadings]:
+    """One meter of the customer's account with its readings, in one statement; nothing when
+    the account is not theirs or the meter not the account's. Every keystroke's check runs
+    this, so it skips loading the account itself."""
+    require_module(tenant_of(request), "readings")
+    customer = require_customer(request)
+    async with request.app.state.portal.database.reads() as session:
+        return await load_meter_readings(
+            session,
+            tenant_id=tenant_id_of(request),
+            account_id=account_id,
+            period=period_of(today),
+            only=meter_id,
+            customer_id=customer.id or 0,
+        )
 
 
 def _readings_page(
@@ -259,9 +273,7 @@ async def check_reading(request: Request[Any, Any, Any], account_id: FromPath[in
     typed = Posted.parse(await request.form()).typed()
     if len(typed) != 1:
         raise NotFoundException()
-    _account, _nickname, rows = await _account_and_rows(
-        request, account_id, today, only=next(iter(typed))
-    )
+    rows = await _own_meter_rows(request, account_id, today, next(iter(typed)))
     by_id = {row.id: row for row in rows}
     if next(iter(typed)) not in by_id:
         raise NotFoundException()
