@@ -3,9 +3,10 @@
 The billing API and the CSV upload share it. Both hand over rows of column → value (the
 text of a CSV cell, or a JSON value) and get back each row's problems as a column and a
 reason code, which the web layer words in the reader's language. Rows are written a chunk
-at a time: one query resolves the chunk's account numbers, one finds the rows already
-there, and one INSERT ... ON CONFLICT DO UPDATE of the whole chunk writes the new and
-changed ones, so a batch costs a few statements per thousand rows, never one per row.
+at a time: one query resolves the chunk's account numbers and one INSERT ... ON CONFLICT
+DO UPDATE of the whole chunk writes the new and changed ones (on SQLite, and for payments,
+after one query finds the rows already there), so a batch costs a few statements per
+thousand rows, never one per row. The SQL itself is in domain/billing_write.py.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
-from typing import Any, Literal
+from functools import cached_property, lru_cache, partial
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.billing_write import (
+    is_postgres,
+    one_of,
+    stored_rows,
+    write_rows,
+    write_rows_counted,
+)
 from domain.fields import clean_text
 from domain.models import (
     MONEY_SCALE,
@@ -99,6 +107,9 @@ class RowKind:
     key: tuple[str, ...]
     # Whether rows name their account by number (resolved to `account_id`).
     by_account: bool = True
+    # Model attributes a stored row never changes (a payment's amount and account): a row
+    # giving other values is refused, so these kinds compare with the stored rows first.
+    fixed: tuple[str, ...] = ()
 
     @property
     def table(self) -> Table:
@@ -112,8 +123,23 @@ class RowKind:
         return {c.target: c.default for c in self.columns if c.target in stored}
 
     @cached_property
+    def key_of(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """A checked row's natural key, as a tuple."""
+        if len(self.key) == 1:
+            name = self.key[0]
+            return lambda row: (row[name],)
+        return itemgetter(*self.key)
+
+    @cached_property
     def names(self) -> frozenset[str]:
         return frozenset(column.name for column in self.columns)
+
+    @cached_property
+    def checks(self) -> tuple[CellCheck, ...]:
+        """Each column's check, worked out once rather than for every cell."""
+        return tuple(
+            CellCheck(c.name, c.target, c.required, c.default, _parser_for(c)) for c in self.columns
+        )
 
     def column(self, name: str) -> Column | None:
         return next((column for column in self.columns if column.name == name), None)
@@ -254,6 +280,7 @@ PAYMENTS = RowKind(
     name="payments",
     model=Payment,
     key=("provider", "reference"),
+    fixed=("amount", "account_id"),
     columns=(
         _ACCOUNT,
         _text("provider", 40, "Who took the payment (a bank, a cashier).", required=True),
@@ -428,6 +455,13 @@ def _parse_period(column: Column, value: Any, zone: ZoneInfo) -> date | None:
     text = value.strip()
     if not text:
         return None
+    return _month(text)
+
+
+# Periods repeat from row to row (a batch is mostly one month's bills), and there are only
+# a few thousand valid ones; refused texts raise, so they are never kept.
+@lru_cache(maxsize=4096)
+def _month(text: str) -> date:
     if not _PERIOD.match(text):
         raise _Bad("bad_period")
     year, month = int(text[:4]), int(text[5:7])
@@ -484,6 +518,45 @@ _PARSERS: dict[ColumnType, Callable[[Column, Any, ZoneInfo], Any]] = {
 }
 
 
+Parser = Callable[[Any, ZoneInfo], Any]
+
+
+class CellCheck(NamedTuple):
+    """A column's check, as `check_row` runs it for every cell."""
+
+    name: str
+    target: str
+    required: bool
+    default: Any
+    parse: Parser
+
+
+def _decimal_parser(column: Column) -> Parser:
+    """`_parse_decimal` with a shortcut for the usual cell: a plain number text with at most
+    NUMBER_DIGITS digits before the point and the column's places after it, of an allowed
+    sign and size. Anything else (an error, an exponent, "1.50" in a column of one place)
+    takes the full check, so both ways give the same value or the same problem."""
+    places = rf"(?:[.,]\d{{1,{column.scale}}})?" if column.scale else ""
+    plain = re.compile(rf"^[+-]?\d{{1,{NUMBER_DIGITS}}}{places}$", re.ASCII).match
+    sign, maximum = column.sign, column.maximum
+
+    def parse(value: Any, zone: ZoneInfo) -> Decimal | None:
+        if type(value) is str and plain(value):
+            number = Decimal(value.replace(",", "."))
+            signed = sign == "any" or (number > 0 if sign == "positive" else number >= 0)
+            if signed and (maximum is None or number <= maximum):
+                return number
+        return _parse_decimal(column, value, zone)
+
+    return parse
+
+
+def _parser_for(column: Column) -> Parser:
+    if column.type == "decimal":
+        return _decimal_parser(column)
+    return partial(_PARSERS[column.type], column)
+
+
 def check_row(
     kind: RowKind, values: Mapping[str, Any] | Any, zone: ZoneInfo
 ) -> tuple[dict[str, Any], list[tuple[str, str, dict[str, str | int]]]]:
@@ -500,23 +573,23 @@ def check_row(
         for name in values:
             if name not in kind.names:
                 problems.append((str(name)[:60], "unknown_field", {}))
-    for column in kind.columns:
-        raw = values.get(column.name, _ABSENT)
+    for name, target, required, default, parse in kind.checks:
+        raw = values.get(name, _ABSENT)
         if raw is _ABSENT:
-            if column.required:
-                problems.append((column.name, "required", {}))
+            if required:
+                problems.append((name, "required", {}))
             continue
         try:
-            value = None if raw is None else _PARSERS[column.type](column, raw, zone)
+            value = None if raw is None else parse(raw, zone)
         except _Bad as bad:
-            problems.append((column.name, bad.code, dict(bad.params)))
+            problems.append((name, bad.code, dict(bad.params)))
             continue
         if value is None:
-            if column.required:
-                problems.append((column.name, "required", {}))
+            if required:
+                problems.append((name, "required", {}))
                 continue
-            value = column.default
-        parsed[column.target] = value
+            value = default
+        parsed[target] = value
     if kind is USAGE:
         started, ended = parsed.get("started_at"), parsed.get("ended_at")
         if started and ended and ended < started:
@@ -552,10 +625,19 @@ class Counts:
 
 @dataclass
 class ChunkPlan:
-    """What a chunk would change: the rows to write, grouped by the columns they set."""
+    """What a chunk would change: the rows to write, grouped by the columns they set.
+
+    When `compared`, the rows were compared with the stored ones while planning: `writes`
+    holds just the new and changed rows and the counts are final. Otherwise (PostgreSQL,
+    except for kinds with fixed columns) `writes` holds every valid row, and writing them
+    adds the inserted, updated and unchanged counts: the database compares as it writes.
+    """
 
     kind: RowKind
     tenant_id: int
+    compared: bool = True
+    # What a new row has wherever it gives no value (see `_constant`).
+    constant: dict[str, Any] = field(default_factory=dict)
     writes: dict[frozenset[str], list[dict[str, Any]]] = field(default_factory=dict)
     counts: Counts = field(default_factory=Counts)
     problems: list[Problem] = field(default_factory=list)
@@ -564,15 +646,6 @@ class ChunkPlan:
 def chunked(rows: Sequence[Any], size: int = CHUNK_ROWS) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
-
-
-def _one_of(connection: AsyncConnection, column: Any, values: Iterable[Any]) -> Any:
-    """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter instead of a thousand,
-    which is two to three times quicker to send and plan."""
-    if connection.dialect.name == "postgresql":
-        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
-        return column == any_(array)
-    return column.in_(list(values))
 
 
 @dataclass
@@ -585,72 +658,14 @@ class BatchState:
     account_ids: dict[str, int | None] = field(default_factory=dict)
 
 
-async def _resolve_accounts(
-    session: AsyncSession, tenant_id: int, numbers: Iterable[str], state: BatchState
-) -> None:
-    """Look up the numbers not resolved by an earlier chunk; None for those that do not exist."""
-    table: Table = Account.__table__  # type: ignore[attr-defined]
-    wanted = sorted({number for number in numbers if number not in state.account_ids})
-    if not wanted:
-        return
-    # Core statements run on the session's connection, in its transaction: rows of columns
-    # need none of the ORM's work.
-    connection = await session.connection()
-    found = await connection.execute(
-        select(table.c.number, table.c.id).where(
-            table.c.tenant_id == tenant_id, _one_of(connection, table.c.number, wanted)
-        )
-    )
-    state.account_ids.update(dict.fromkeys(wanted))
-    state.account_ids.update({number: account_id for number, account_id in found})
-
-
-async def _existing(
-    session: AsyncSession, kind: RowKind, tenant_id: int, keys: list[tuple[Any, ...]]
-) -> dict[tuple[Any, ...], Mapping[Any, Any]]:
-    """The rows already there with these natural keys, by key.
-
-    One IN list per key column (then exact keys kept in Python) costs a third of a tuple
-    IN list on both databases; the few extra rows it may fetch are dropped.
-    """
-    if not keys:
-        return {}
-    table = kind.table
-    connection = await session.connection()
-    conditions = [
-        _one_of(connection, table.c[name], {key[position] for key in keys})
-        for position, name in enumerate(kind.key)
-    ]
-    rows = await connection.execute(
-        select(table).where(table.c.tenant_id == tenant_id, *conditions)
-    )
-    wanted = set(keys)
-    found: dict[tuple[Any, ...], Mapping[Any, Any]] = {}
-    for row in rows:
-        mapping = row._mapping
-        key = tuple(mapping[name] for name in kind.key)
-        if key in wanted:
-            found[key] = mapping
-    return found
-
-
-def _insert_row(
-    kind: RowKind, tenant_id: int, values: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """A complete row for the INSERT: the given values over the columns' defaults."""
-    row = dict(kind.defaults)
-    row.update(values)
-    row["tenant_id"] = tenant_id
-    if kind is ACCOUNTS:
-        row["created_at"] = now
-    return row
+Checked = list[tuple[int, dict[str, Any]]]
 
 
 def _check_rows(
     kind: RowKind, rows: Sequence[tuple[int, Mapping[str, Any] | Any]], zone: ZoneInfo
-) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+) -> tuple[Checked, list[Problem]]:
     """Each row checked on its own: the parsed ones, and the problems of the rest."""
-    checked: list[tuple[int, dict[str, Any]]] = []
+    checked: Checked = []
     bad: list[Problem] = []
     for label, values in rows:
         parsed, problems = check_row(kind, values, zone)
@@ -659,6 +674,92 @@ def _check_rows(
         else:
             checked.append((label, parsed))
     return checked, bad
+
+
+async def _resolve_accounts(
+    connection: AsyncConnection, tenant_id: int, numbers: Iterable[str], state: BatchState
+) -> None:
+    """Look up the numbers not resolved by an earlier chunk; None for those that do not exist."""
+    table: Table = Account.__table__  # type: ignore[attr-defined]
+    wanted = sorted({number for number in numbers if number not in state.account_ids})
+    if not wanted:
+        return
+    found = await connection.execute(
+        select(table.c.number, table.c.id).where(
+            table.c.tenant_id == tenant_id, one_of(connection, table.c.number, wanted)
+        )
+    )
+    state.account_ids.update(dict.fromkeys(wanted))
+    state.account_ids.update({number: account_id for number, account_id in found})
+
+
+async def _with_accounts(
+    connection: AsyncConnection, plan: ChunkPlan, checked: Checked, state: BatchState
+) -> Checked:
+    """The rows whose account number exists, with its `account_id` in place of the number."""
+    numbers = (parsed["account_number"] for _, parsed in checked)
+    await _resolve_accounts(connection, plan.tenant_id, numbers, state)
+    resolved = []
+    for label, parsed in checked:
+        number = parsed.pop("account_number")
+        account_id = state.account_ids[number]
+        if account_id is None:
+            plan.problems.append(
+                Problem(label, "account_number", "unknown_account", {"number": number})
+            )
+            continue
+        parsed["account_id"] = account_id
+        resolved.append((label, parsed))
+    return resolved
+
+
+def _first_of_each_key(
+    plan: ChunkPlan, checked: Checked, state: BatchState
+) -> list[tuple[int, tuple[Any, ...], dict[str, Any]]]:
+    """The rows with their natural keys, but for a key the batch already gave (refused)."""
+    keyed = []
+    key_of = plan.kind.key_of
+    for label, parsed in checked:
+        key = key_of(parsed)
+        if key in state.seen:
+            plan.problems.append(Problem(label, "", "duplicate_key", {"first": state.seen[key]}))
+            continue
+        state.seen[key] = label
+        keyed.append((label, key, parsed))
+    return keyed
+
+
+def _constant(kind: RowKind, tenant_id: int, now: datetime) -> dict[str, Any]:
+    """What a new row has wherever it gives no value: the columns' defaults, the tenant,
+    and for an account the time it was created. The same for every row, so it is sent
+    once a statement rather than once a row."""
+    constant = {**kind.defaults, "tenant_id": tenant_id}
+    if kind is ACCOUNTS:
+        constant["created_at"] = now
+    return constant
+
+
+def _compare(
+    plan: ChunkPlan,
+    keyed: list[tuple[int, tuple[Any, ...], dict[str, Any]]],
+    stored: Mapping[tuple[Any, ...], Mapping[Any, Any]],
+) -> None:
+    """Count each row as new, changed or already so, and plan writing the first two; a row
+    that would change a fixed column is refused."""
+    kind = plan.kind
+    for label, key, parsed in keyed:
+        before = stored.get(key)
+        if before is not None:
+            if any(before[name] != parsed[name] for name in kind.fixed):
+                plan.problems.append(Problem(label, kind.fixed[0], "payment_differs", {}))
+                continue
+            if all(before[name] == value for name, value in parsed.items()):
+                plan.counts.unchanged += 1
+                continue
+            plan.counts.updated += 1
+        else:
+            plan.counts.inserted += 1
+        plan.writes.setdefault(frozenset(parsed), []).append(parsed)
 
 
 async def plan_chunk(
@@ -673,101 +774,60 @@ async def plan_chunk(
 ) -> ChunkPlan:
     """Check a chunk of (label, values) rows against each other, the batch's earlier chunks
     and the database; write nothing."""
-    plan = ChunkPlan(kind=kind, tenant_id=tenant_id)
-    # Parsing decimals and dates costs tens of microseconds a row: thousands of rows in a
-    # worker thread, so the event loop keeps serving pages meanwhile.
-    checked, bad = await asyncio.to_thread(_check_rows, kind, rows, zone)
+    # Core statements run on the session's connection, in its transaction: rows of columns
+    # need none of the ORM's work.
+    connection = await session.connection()
+    # PostgreSQL counts inserts and updates as it writes (see `write_rows_counted`); rows
+    # with fixed columns are compared first anywhere, so a refused one is known before
+    # anything is written.
+    plan = ChunkPlan(
+        kind,
+        tenant_id,
+        compared=not is_postgres(connection) or bool(kind.fixed),
+        constant=_constant(kind, tenant_id, now),
+    )
+    # A chunk's checks take a few milliseconds of CPU (6 for 1,000 charges), run in the
+    # event loop: a worker thread measured no faster, and would hardly free the loop (it
+    # needs the GIL too). Other requests get their turn before the next chunk.
+    checked, bad = _check_rows(kind, rows, zone)
+    await asyncio.sleep(0)
     plan.problems.extend(bad)
-    failed: set[int] = {problem.row for problem in bad}
     if kind.by_account:
-        await _resolve_accounts(
-            session, tenant_id, (parsed["account_number"] for _, parsed in checked), state
-        )
-        resolved = []
-        for label, parsed in checked:
-            number = parsed.pop("account_number")
-            account_id = state.account_ids[number]
-            if account_id is None:
-                failed.add(label)
-                plan.problems.append(
-                    Problem(label, "account_number", "unknown_account", {"number": number})
-                )
-                continue
-            parsed["account_id"] = account_id
-            resolved.append((label, parsed))
-        checked = resolved
-    keyed = []
-    for label, parsed in checked:
-        key = tuple(parsed[name] for name in kind.key)
-        if key in state.seen:
-            failed.add(label)
-            plan.problems.append(Problem(label, "", "duplicate_key", {"first": state.seen[key]}))
-            continue
-        state.seen[key] = label
-        keyed.append((label, key, parsed))
-    existing = await _existing(session, kind, tenant_id, [key for _, key, _ in keyed])
-    for label, key, parsed in keyed:
-        before = existing.get(key)
-        if before is not None:
-            if kind is PAYMENTS and (
-                before["amount"] != parsed["amount"] or before["account_id"] != parsed["account_id"]
-            ):
-                failed.add(label)
-                plan.problems.append(Problem(label, "amount", "payment_differs", {}))
-                continue
-            if all(before[name] == value for name, value in parsed.items()):
-                plan.counts.unchanged += 1
-                continue
-            plan.counts.updated += 1
-        else:
-            plan.counts.inserted += 1
-        plan.writes.setdefault(frozenset(parsed), []).append(
-            _insert_row(kind, tenant_id, parsed, now)
-        )
-    plan.counts.failed = len(failed)
+        checked = await _with_accounts(connection, plan, checked, state)
+    keyed = _first_of_each_key(plan, checked, state)
+    if plan.compared:
+        keys = [key for _, key, _ in keyed]
+        stored = await stored_rows(connection, kind.table, tenant_id, kind.key, keys)
+        _compare(plan, keyed, stored)
+    else:
+        for _, _, parsed in keyed:
+            plan.writes.setdefault(frozenset(parsed), []).append(parsed)
+    plan.counts.failed = len({problem.row for problem in plan.problems})
     plan.problems.sort(key=lambda problem: problem.row)
     return plan
 
 
-def _statement(table: Table, rows: list[dict[str, Any]], postgres: bool) -> tuple[Any, Any]:
-    """One INSERT for a chunk's rows, with its parameters.
-
-    On PostgreSQL the rows go as one array per column, unnested by the server: one small
-    statement, planned once, whatever the chunk's size (several times faster than a VALUES
-    list of thousands of parameters). On SQLite, RETURNING makes SQLAlchemy send multi-row
-    VALUES statements ("insertmanyvalues") rather than a statement per row.
-    """
-    if not postgres:
-        return sqlite.insert(table), rows
-    names = list(rows[0])
-    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in names]
-    source = select(*(func.unnest(array) for array in arrays))
-    values = {name: [row[name] for row in rows] for name in names}
-    return postgresql.insert(table).from_select(names, source), values
-
-
 async def write_plan(session: AsyncSession, plan: ChunkPlan) -> None:
-    """Write a planned chunk: one INSERT ... ON CONFLICT DO UPDATE per set of columns given."""
+    """Write a planned chunk: one INSERT ... ON CONFLICT DO UPDATE per set of columns given.
+
+    For a plan not `compared`, adds what the database counted to the plan's counts.
+    """
     kind = plan.kind
-    table = kind.table
     connection = await session.connection()
-    postgres = connection.dialect.name == "postgresql"
     for present, rows in plan.writes.items():
-        statement, values = _statement(table, rows, postgres)
-        changed = {name: statement.excluded[name] for name in present if name not in kind.key}
-        guard = None
-        if kind is PAYMENTS:
-            # Even if a payment arrived meanwhile, its amount and account never change.
-            guard = and_(
-                table.c.amount == statement.excluded.amount,
-                table.c.account_id == statement.excluded.account_id,
+        changed = [name for name in present if name not in kind.key]
+        constant = {name: value for name, value in plan.constant.items() if name not in present}
+        if plan.compared:
+            await write_rows(
+                connection, kind.table, kind.key, rows, constant, changed=changed, fixed=kind.fixed
             )
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant_id", *kind.key], set_=changed, where=guard
+            continue
+        inserted, updated = await write_rows_counted(
+            connection, kind.table, kind.key, rows, constant, changed=changed
         )
-        if not postgres:
-            statement = statement.returning(table.c.id)
-        await connection.execute(statement, values)
+        plan.counts.inserted += inserted
+        plan.counts.updated += updated
+        plan.counts.unchanged += len(rows) - inserted - updated
 
 
 @dataclass
@@ -802,15 +862,15 @@ async def upsert_batch(
         plan = await plan_chunk(
             session, tenant_id=tenant_id, kind=kind, rows=chunk, zone=zone, state=state, now=now
         )
-        counts.add(plan.counts)
         problems.extend(plan.problems)
+        plans.append(plan)
         if valid_only:
             await write_plan(session, plan)
-        else:
-            plans.append(plan)
-    if not valid_only:
-        if counts.failed:
-            return BatchOutcome(Counts(failed=counts.failed), problems, written=False)
-        for plan in plans:
+    failed = sum(plan.counts.failed for plan in plans)
+    if failed and not valid_only:
+        return BatchOutcome(Counts(failed=failed), problems, written=False)
+    for plan in plans:
+        if not valid_only:
             await write_plan(session, plan)
+        counts.add(plan.counts)
     return BatchOutcome(counts, problems, written=True)

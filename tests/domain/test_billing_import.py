@@ -18,12 +18,14 @@ from domain.billing_import import (
     METERS,
     PAYMENTS,
     USAGE,
+    _Bad,
+    _parse_decimal,
     check_row,
     upsert_batch,
 )
 from domain.csv_import import CsvProblem, decode, read_csv, records
 from domain.db import Database
-from domain.models import Account, Charge, Tenant, utcnow
+from domain.models import Account, Charge, Payment, Tenant, utcnow
 from web.settings import Settings
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -237,5 +239,214 @@ async def test_batches_larger_than_a_chunk_are_written_once_each(
                 now=utcnow(),
             )
             assert (again.counts.unchanged, again.counts.written) == (len(numbers), 0)
+    finally:
+        await database.dispose()
+
+
+# Texts at the edges of the shortcut for plain numbers: signs, places, digits, odd forms.
+NUMBER_TEXTS = [
+    "0",
+    "-0",
+    "+0",
+    "7",
+    "+1.5",
+    "-1,25",
+    "1.50",
+    "1.500",
+    "1.5000",
+    "0.001",
+    "0.00001",
+    "100",
+    "100.00",
+    "100.01",
+    "-100",
+    "999999999999",
+    "999999999999.99",
+    "1000000000000",
+    "0000000000001",
+    "1.",
+    ".5",
+    "1e3",
+    " 1.5 ",
+    "1_000",
+    "NaN",
+    "\u0661\u0662",
+]
+
+
+@pytest.mark.parametrize("text", NUMBER_TEXTS)
+def test_the_shortcut_for_plain_numbers_agrees_with_the_full_check(text: str) -> None:
+    for kind in (CHARGES, PAYMENTS, USAGE):
+        for column, check in zip(kind.columns, kind.checks, strict=True):
+            if column.type != "decimal":
+                continue
+            try:
+                expected: Any = _parse_decimal(column, text, MOSCOW)
+            except _Bad as bad:
+                expected = (bad.code, bad.params)
+            try:
+                found: Any = check.parse(text, MOSCOW)
+            except _Bad as bad:
+                found = (bad.code, bad.params)
+            # The same value written the same way ("1.50" stays 1.50), or the same problem.
+            assert str(found) == str(expected), (kind.name, column.name)
+
+
+async def _tenant_id(session: Any, slug: str) -> int:
+    tenant = (await session.exec(select(Tenant).where(Tenant.slug == slug))).one()
+    assert tenant.id is not None
+    return int(tenant.id)
+
+
+async def _upsert(
+    session: Any, tenant_id: int, kind: Any, items: list[Any], *, valid_only: bool = False
+) -> Any:
+    return await upsert_batch(
+        session,
+        tenant_id=tenant_id,
+        kind=kind,
+        rows=list(enumerate(items)),
+        timezone="Europe/Zaporozhye",
+        valid_only=valid_only,
+        now=utcnow(),
+    )
+
+
+def _counts(outcome: Any) -> tuple[int, int, int, int]:
+    counts = outcome.counts
+    return (counts.inserted, counts.updated, counts.unchanged, counts.failed)
+
+
+async def test_a_mixed_batch_is_counted_row_by_row(private_settings: Settings) -> None:
+    """New, changed and unchanged rows counted alike on both databases (PostgreSQL counts in
+    the upsert itself, SQLite compares with the stored rows first)."""
+    database = Database(private_settings.database_url)
+    try:
+        async with database.session() as session:
+            tenant_id = await _tenant_id(session, "melitopol-gas")
+            numbers = ["88000001", "88000002", "88000003"]
+            holders = [{"account_number": n, "holder_name": f"H {n}"} for n in numbers]
+            assert _counts(await _upsert(session, tenant_id, ACCOUNTS, holders)) == (3, 0, 0, 0)
+            base = [
+                {**CHARGE, "account_number": n, "volume": "2.5", "amount": "10.50"} for n in numbers
+            ]
+            assert _counts(await _upsert(session, tenant_id, CHARGES, base)) == (3, 0, 0, 0)
+            await session.commit()
+
+            mixed = [
+                # The same numbers written another way: unchanged.
+                {**base[0], "volume": "2.500", "amount": "10.5"},
+                {**base[1], "amount": "11.00"},
+                # A column left out keeps its value: unchanged.
+                {name: value for name, value in base[2].items() if name != "volume"},
+                {**base[0], "service": "gas"},
+                {**base[0], "service": "heat", "account_number": "88009999"},
+                {**base[2], "service": "heat", "vat_percent": "101"},
+            ]
+            outcome = await _upsert(session, tenant_id, CHARGES, mixed, valid_only=True)
+            assert _counts(outcome) == (1, 1, 2, 2)
+            assert [(p.row, p.code) for p in outcome.problems] == [
+                (4, "unknown_account"),
+                (5, "too_big"),
+            ]
+            # A null resets a column to its default: a change.
+            reset = await _upsert(session, tenant_id, CHARGES, [{**base[2], "volume": None}])
+            assert _counts(reset) == (0, 1, 0, 0)
+            # Accounts count alike, and an update keeps the account's creation time.
+            first_account = select(Account.holder_name, Account.created_at).where(
+                Account.number == numbers[0]
+            )
+            _, created_at = (await session.exec(first_account)).one()
+            renamed = [{**holders[0], "holder_name": "New Name"}, *holders[1:]]
+            extra = {"account_number": "88000004", "holder_name": "H 4"}
+            accounts = await _upsert(session, tenant_id, ACCOUNTS, [*renamed, extra])
+            assert _counts(accounts) == (1, 1, 2, 0)
+            await session.commit()
+
+            stored = await session.exec(
+                select(Account.number, Charge.service, Charge.volume, Charge.amount)
+                .join(Account)
+                .where(col(Account.number).in_(numbers))
+                .order_by(Account.number, Charge.service)
+            )
+            assert list(stored) == [
+                (numbers[0], "gas", Decimal("2.5"), Decimal("10.5")),
+                (numbers[0], "water", Decimal("2.5"), Decimal("10.5")),
+                (numbers[1], "water", Decimal("2.5"), Decimal("11")),
+                (numbers[2], "water", Decimal(0), Decimal("10.5")),
+            ]
+            assert (await session.exec(first_account)).one() == ("New Name", created_at)
+    finally:
+        await database.dispose()
+
+
+async def test_mode_all_writes_nothing_if_a_later_chunk_has_a_bad_row(
+    private_settings: Settings,
+) -> None:
+    database = Database(private_settings.database_url)
+    try:
+        async with database.session() as session:
+            tenant_id = await _tenant_id(session, "melitopol-gas")
+            holder = {"account_number": "88100001", "holder_name": "H"}
+            await _upsert(session, tenant_id, ACCOUNTS, [holder])
+            await session.commit()
+            items = [
+                {**CHARGE, "account_number": "88100001", "service": f"s{index}"}
+                for index in range(CHUNK_ROWS + 1)
+            ]
+            items[-1]["amount"] = "abc"
+            outcome = await _upsert(session, tenant_id, CHARGES, items)
+            assert (outcome.written, _counts(outcome)) == (False, (0, 0, 0, 1))
+            await session.commit()
+            ours = select(func.count()).select_from(Charge).join(Account)
+            assert (await session.exec(ours.where(Account.number == "88100001"))).one() == 0
+
+            del items[-1]
+            outcome = await _upsert(session, tenant_id, CHARGES, items)
+            assert (outcome.written, _counts(outcome)) == (True, (CHUNK_ROWS, 0, 0, 0))
+    finally:
+        await database.dispose()
+
+
+async def test_payments_are_compared_with_the_stored_ones_first(private_settings: Settings) -> None:
+    """A payment giving another amount is refused before anything is written, on both
+    databases; the others are counted like any row."""
+    database = Database(private_settings.database_url)
+    try:
+        async with database.session() as session:
+            tenant_id = await _tenant_id(session, "melitopol-gas")
+            await _upsert(
+                session, tenant_id, ACCOUNTS, [{"account_number": "88200001", "holder_name": "H"}]
+            )
+            paid = {"account_number": "88200001", "provider": "bank", "paid_at": "2026-11-02 10:00"}
+            first = [{**paid, "reference": f"IMP-{n}", "amount": "100.00"} for n in range(3)]
+            assert _counts(await _upsert(session, tenant_id, PAYMENTS, first)) == (3, 0, 0, 0)
+            await session.commit()
+
+            again = [
+                {**first[0], "amount": "100"},
+                {**first[1], "purpose": "Gas"},
+                {**first[2], "amount": "99.99"},
+                {**paid, "reference": "IMP-3", "amount": "5"},
+            ]
+            refused = await _upsert(session, tenant_id, PAYMENTS, again)
+            assert (refused.written, [(p.row, p.field, p.code) for p in refused.problems]) == (
+                False,
+                [(2, "amount", "payment_differs")],
+            )
+            outcome = await _upsert(session, tenant_id, PAYMENTS, again, valid_only=True)
+            assert _counts(outcome) == (1, 1, 1, 1)
+            await session.commit()
+            amounts = await session.exec(
+                select(Payment.reference, Payment.amount, Payment.purpose)
+                .where(col(Payment.reference).like("IMP-%"), Payment.tenant_id == tenant_id)
+                .order_by(Payment.reference)
+            )
+            assert list(amounts) == [
+                ("IMP-0", Decimal(100), ""),
+                ("IMP-1", Decimal(100), "Gas"),
+                ("IMP-2", Decimal(100), ""),
+                ("IMP-3", Decimal(5), ""),
+            ]
     finally:
         await database.dispose()
