@@ -36,6 +36,7 @@ from bench.processes import (
 )
 from bench.seed_large import (
     BENCH_DIR,
+    CHURNED_TABLES,
     DEFAULT_PG_SERVER,
     SIZES,
     Size,
@@ -46,6 +47,7 @@ from bench.seed_large import (
     scenario_account_index,
     scenario_tenant,
     target_for,
+    vacuum,
 )
 from domain.demo import DEMO_PASSWORD
 from web.settings import PROJECT_ROOT
@@ -162,6 +164,7 @@ class Run:
         _say(f"  baseline (Fortunes): {self.result['baseline']['rps']:.0f} rps")
 
     def portal(self) -> None:
+        vacuum(self.target, _say, CHURNED_TABLES)
         name = f"portal-{self.target.backend}-{self.target.size.name}.log"
         server = start_portal(self.target.url, self.args.server_core, self.logs / name)
         try:
