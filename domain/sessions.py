@@ -289,7 +289,7 @@ class RedisSessionStore:
         if record is None:
             return None
         async with self.database.session() as session:
-            return await owned(session, record)
+            return await _owned(session, record)
 
     async def revoke(self, token: str) -> None:
         await self.redis.delete(self._key(token_hash(token)))
@@ -317,7 +317,7 @@ class RedisSessionStore:
         return removed
 
 
-async def owned(session: AsyncSession, record: SessionRecord) -> OwnedSession:
+async def _owned(session: AsyncSession, record: SessionRecord) -> OwnedSession:
     customer = staff = None
     if record.customer_id is not None:
         customer = await session.get(Customer, record.customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -26,9 +27,28 @@ from web.logs import configure_logging
 from web.settings import Settings
 
 
+class MigrationFailed(Exception):
+    pass
+
+
+async def _migrate_in_a_child(database_url: str) -> None:
+    """`portal migrate` in a child process: run here, Alembic's migration scripts and the
+    synchronous driver would stay in the serving worker's memory for good (about 10 MB,
+    bench/results)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "web.cli",
+        "migrate",
+        env={**os.environ, "PORTAL_DATABASE_URL": database_url},
+    )
+    if await child.wait() != 0:
+        raise MigrationFailed(f"migrating the database failed (exit code {child.returncode})")
+
+
 async def prepare_database(settings: Settings, presets: list[TenantConfig]) -> list[DemoSignIn]:
     """Migrate, install the presets, and on first start load the demo data."""
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await _migrate_in_a_child(settings.database_url)
     database = Database(settings.database_url)
     try:
         async with database.session() as session:
@@ -72,7 +92,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     try:
         presets = load_presets()
         sign_ins = asyncio.run(prepare_database(settings, presets))
-    except ConfigError as error:
+    except (ConfigError, MigrationFailed) as error:
         print(error, file=sys.stderr)
         return 2
     _print_welcome(settings, host, port, presets, sign_ins)

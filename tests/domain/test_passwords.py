@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
+
+from domain import passwords
 from domain.passwords import HASHER, PROFILES, hash_password, needs_rehash, verify_password
 
 
@@ -21,3 +27,20 @@ def test_a_hash_made_with_other_parameters_needs_rehashing() -> None:
     other = "test" if HASHER is PROFILES["standard"] else "standard"
     assert needs_rehash(hash_password("pw", PROFILES[other]))
     assert not needs_rehash(hash_password("pw"))
+
+
+async def test_hashing_runs_in_threads_of_its_own_scheduled_behind_the_pages() -> None:
+    """Sign-ins must not take the CPU from page rendering: on Linux the hashing threads run
+    at a higher nice value than the event loop's thread."""
+
+    def where() -> tuple[str, int]:
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return threading.current_thread().name, nice
+
+    name, nice = await asyncio.get_running_loop().run_in_executor(passwords._HASHING, where)
+    assert name.startswith("password-hashing")
+    if sys.platform == "linux":
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0) + passwords.HASHING_NICENESS
+    stored = await passwords.hash_password_async("correct horse")
+    assert await passwords.verify_password_async(stored, "correct horse")
+    assert not await passwords.verify_password_async(stored, "wrong horse")
