@@ -23,15 +23,7 @@ from typing import Any
 
 from bench import scenarios
 from bench.processes import Load, start_portal
-from bench.seed_large import (
-    SIZES,
-    login_of,
-    prepare,
-    scenario_account_index,
-    scenario_tenant,
-    target_for,
-)
-from domain.demo import DEMO_PASSWORD
+from bench.seed_large import SIZES, prepare, target_for
 from web.settings import PROJECT_ROOT, Settings
 
 Call = Callable[[], Awaitable[int]]
@@ -115,14 +107,11 @@ def main(argv: list[str] | None = None) -> int:
 
     target = target_for(args.db, SIZES[args.size])
     prepare(target)
-    host = f"{scenario_tenant(target.size)}.localhost"
     server = start_portal(target.url, None, PROJECT_ROOT / "var/bench/logs/profile.log")
     try:
-        login = login_of(scenario_account_index(target.size))
-        customer = scenarios.sign_in(server.base_url, host, login, DEMO_PASSWORD, target.url)
+        load = scenarios.signed_in_load(server.base_url, target, args.scenario)
     finally:
         server.stop()
-    load = next(s.load for s in scenarios.scenarios(customer) if s.key == args.scenario)
 
     os.environ.update(
         PORTAL_DATABASE_URL=target.url,

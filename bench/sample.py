@@ -22,15 +22,7 @@ from pathlib import Path
 
 from bench import scenarios
 from bench.processes import run_wrk, start_portal
-from bench.seed_large import (
-    SIZES,
-    login_of,
-    prepare,
-    scenario_account_index,
-    scenario_tenant,
-    target_for,
-)
-from domain.demo import DEMO_PASSWORD
+from bench.seed_large import SIZES, prepare, target_for
 from web.settings import PROJECT_ROOT
 
 # A sample is counted for the first of these found from its innermost frame outwards.
@@ -101,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare(target)
     server = start_portal(target.url, 0, PROJECT_ROOT / "var/bench/logs/sample.log")
     try:
-        host = f"{scenario_tenant(target.size)}.localhost"
-        login = login_of(scenario_account_index(target.size))
-        customer = scenarios.sign_in(server.base_url, host, login, DEMO_PASSWORD, target.url)
-        load = next(s.load for s in scenarios.scenarios(customer) if s.key == args.scenario)
+        load = scenarios.signed_in_load(server.base_url, target, args.scenario)
         run_wrk(server.base_url, load, seconds=2, connections=args.connections, core=1)
         args.raw.parent.mkdir(parents=True, exist_ok=True)
         command = [py_spy, "record", "-p", str(server.process.pid), "-d", str(args.seconds)]

@@ -20,7 +20,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bench.processes import Load
+from bench.seed_large import Target, login_of, scenario_account_index, scenario_tenant
 from domain.db import Database
+from domain.demo import DEMO_PASSWORD
 from domain.models import Charge, Tenant
 from domain.reading_submission import load_meter_readings
 from domain.readings import period_of
@@ -206,6 +208,14 @@ def scenarios(customer: SignedIn) -> list[Scenario]:
             Load("GET", f"{account}/charges?period={customer.charges_period}", signed_in),
         ),
     ]
+
+
+def signed_in_load(base_url: str, target: Target, key: str) -> Load:
+    """Sign the size's benchmark customer in and return scenario `key`'s request."""
+    host = f"{scenario_tenant(target.size)}.localhost"
+    login = login_of(scenario_account_index(target.size))
+    customer = sign_in(base_url, host, login, DEMO_PASSWORD, target.url)
+    return next(s.load for s in scenarios(customer) if s.key == key)
 
 
 # --- page weight -----------------------------------------------------------------------------
