@@ -269,6 +269,8 @@ async def submit_account_readings(
 async def check_reading(request: Request[Any, Any, Any], account_id: FromPath[int]) -> Template:
     """The htmx answer to typing one value: its refusal, warning or question, nothing else."""
     config = tenant_of(request)
+    require_module(config, "readings")
+    require_customer(request)  # before the form: the signed-out are sent to sign in
     today = tenant_today(request, config)
     typed = Posted.parse(await request.form()).typed()
     if len(typed) != 1:
