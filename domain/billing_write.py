@@ -104,6 +104,16 @@ def _insert(table: Table, rows: list[Row], constant: Row, postgres: bool) -> tup
     return postgresql.insert(table).from_select([*constant, *given], source), values
 
 
+def _updating(statement: Any, key: Sequence[str], changed: Sequence[str], where: Any) -> Any:
+    """The INSERT, turned into an update of the `changed` columns where the tenant's natural
+    key is already stored and `where` holds."""
+    return statement.on_conflict_do_update(
+        index_elements=["tenant_id", *key],
+        set_={name: statement.excluded[name] for name in changed},
+        where=where,
+    )
+
+
 async def write_rows(
     connection: AsyncConnection,
     table: Table,
@@ -122,11 +132,7 @@ async def write_rows(
     postgres = is_postgres(connection)
     statement, values = _insert(table, rows, constant, postgres)
     guard = and_(*(table.c[name] == statement.excluded[name] for name in fixed)) if fixed else None
-    statement = statement.on_conflict_do_update(
-        index_elements=["tenant_id", *key],
-        set_={name: statement.excluded[name] for name in changed},
-        where=guard,
-    )
+    statement = _updating(statement, key, changed, where=guard)
     if not postgres:
         statement = statement.returning(table.c.id)
     await connection.execute(statement, values)
@@ -151,11 +157,7 @@ async def write_rows_counted(
     """
     statement, values = _insert(table, rows, constant, postgres=True)
     differs = or_(*(table.c[name].is_distinct_from(statement.excluded[name]) for name in changed))
-    statement = statement.on_conflict_do_update(
-        index_elements=["tenant_id", *key],
-        set_={name: statement.excluded[name] for name in changed},
-        where=differs,
-    )
+    statement = _updating(statement, key, changed, where=differs)
     inserted = literal_column("xmax = 0", Boolean).label("inserted")
     written = statement.returning(inserted).cte("written")
     counts = select(func.count().filter(written.c.inserted), func.count()).select_from(written)

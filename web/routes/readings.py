@@ -18,7 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from domain.models import Account
+from domain.models import Account, Customer
 from domain.ownership import linked_account, linked_accounts
 from domain.reading_submission import (
     CONFIRMATIONS,
@@ -105,13 +105,11 @@ async def _account_and_rows(
 
 
 async def _own_meter_rows(
-    request: Request[Any, Any, Any], account_id: int, today: date, meter_id: int
+    request: Request[Any, Any, Any], customer: Customer, account_id: int, today: date, meter_id: int
 ) -> list[MeterReadings]:
     """One meter of the customer's account with its readings, in one statement; nothing when
     the account is not theirs or the meter not the account's. Every keystroke's check runs
     this, so it skips loading the account itself."""
-    require_module(tenant_of(request), "readings")
-    customer = require_customer(request)
     async with request.app.state.portal.database.reads() as session:
         return await load_meter_readings(
             session,
@@ -270,12 +268,12 @@ async def check_reading(request: Request[Any, Any, Any], account_id: FromPath[in
     """The htmx answer to typing one value: its refusal, warning or question, nothing else."""
     config = tenant_of(request)
     require_module(config, "readings")
-    require_customer(request)  # before the form: the signed-out are sent to sign in
+    customer = require_customer(request)  # before the form: the signed-out go to sign in
     today = tenant_today(request, config)
     typed = Posted.parse(await request.form()).typed()
     if len(typed) != 1:
         raise NotFoundException()
-    rows = await _own_meter_rows(request, account_id, today, next(iter(typed)))
+    rows = await _own_meter_rows(request, customer, account_id, today, next(iter(typed)))
     by_id = {row.id: row for row in rows}
     if next(iter(typed)) not in by_id:
         raise NotFoundException()
