@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.sqlite_driver import one_trip_dbapi
+
 
 def sync_url(url: str) -> str:
     parsed = make_url(url)
@@ -68,6 +70,8 @@ def create_app_engine(url: str) -> AsyncEngine:
     options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10, "pool_recycle": 3600}
     if make_url(url).database in (None, "", ":memory:"):
         options = {}  # an in-memory SQLite database lives in one connection
+    if make_url(url).get_backend_name() == "sqlite":
+        options["module"] = one_trip_dbapi()
     engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine.sync_engine)
