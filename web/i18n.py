@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -261,16 +261,13 @@ class Translator:
         return _babel_locale(self.locale)
 
     def money(self, amount: Decimal) -> str:
-        return format_currency(amount, self.currency, locale=self.babel_locale)
+        return _formatted_money(amount, self.currency, self.locale)
 
     def number(self, value: Decimal | int | float, decimals: int | None = None) -> str:
-        if decimals is None:
-            return format_decimal(value, locale=self.babel_locale)
-        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return format_decimal(value, format=pattern, locale=self.babel_locale)
+        return _formatted_number(value, decimals, self.locale)
 
     def date(self, value: date, format: str = "medium") -> str:
-        return format_date(value, format=format, locale=self.babel_locale)
+        return _formatted_date(value, format, self.locale)
 
     def datetime(self, value: datetime, format: str = "medium") -> str:
         return format_datetime(
@@ -279,7 +276,7 @@ class Translator:
 
     def percent(self, share: Decimal | float) -> str:
         """A share (0.5) as the locale writes a percentage: 50%, 50 %, 50%."""
-        return format_percent(share, locale=self.babel_locale)
+        return _formatted_percent(share, self.locale)
 
     def language_name(self, locale: str) -> str:
         """A language named in itself, as a switcher should show it: 中文, Русский, Қазақ тілі."""
@@ -289,6 +286,33 @@ class Translator:
 @cache
 def _babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+# Babel parses the pattern and looks the locale's symbols up on every call, and a page
+# shows the same amounts, tariffs and dates again and again: the texts are kept. Equal
+# values of one type format alike (1.5 and 1.50 both round to the pattern), so the value
+# is a fair key.
+@lru_cache(maxsize=4096, typed=True)
+def _formatted_money(amount: Decimal, currency: str, locale: str) -> str:
+    return format_currency(amount, currency, locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _formatted_number(value: Decimal | int | float, decimals: int | None, locale: str) -> str:
+    if decimals is None:
+        return format_decimal(value, locale=_babel_locale(locale))
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _formatted_percent(share: Decimal | float, locale: str) -> str:
+    return format_percent(share, locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _formatted_date(value: date, format: str, locale: str) -> str:
+    return format_date(value, format=format, locale=_babel_locale(locale))
 
 
 @cache
