@@ -18,9 +18,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import and_, bindparam, not_
+from sqlalchemy import and_, bindparam, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.models import READING_SCALE, AccountLink, Meter, Reading
@@ -50,15 +50,29 @@ AUTHORITATIVE_SOURCES = ("billing", "staff")
 # --- reading what the rules need ---------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """What the page and the rules read of a stored reading. Plain values, not Reading
+    objects: every readings page and check reads an account's whole history, and the ORM
+    spent more on making those objects than the database on finding the rows."""
+
+    period: date
+    value: Decimal
+    taken_on: date
+    source: str
+    status: str
+    rejection_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class MeterReadings:
     """One meter with its history as the readings page and the rules see it."""
 
     meter: Meter
     # The latest reading of an earlier period that was not rejected.
-    previous: Reading | None
+    previous: StoredReading | None
     # This period's reading, if any (whatever its status).
-    current: Reading | None
+    current: StoredReading | None
     average: Decimal | None
 
     @property
@@ -111,7 +125,15 @@ def _meters_with_readings(only: bool, owned: bool) -> Any:
     their readings. `only` narrows it to one meter; `owned` to an account linked to
     `:customer_id`. Built once per shape; the values are bound on each use."""
     statement = (
-        select(Meter, Reading)
+        select(
+            Meter,
+            col(Reading.period),
+            col(Reading.value),
+            col(Reading.taken_on),
+            col(Reading.source),
+            col(Reading.status),
+            col(Reading.rejection_reason),
+        )
         .outerjoin(
             Reading,
             and_(
@@ -164,12 +186,12 @@ async def load_meter_readings(
         params["customer_id"] = customer_id
     statement = _meters_with_readings(only is not None, customer_id is not None)
     meters: dict[int, Meter] = {}
-    readings: dict[int, list[Reading]] = {}
-    for meter, reading in (await session.exec(statement, params=params)).all():
+    readings: dict[int, list[StoredReading]] = {}
+    for meter, *reading in (await session.exec(statement, params=params)).all():
         meters[meter.id or 0] = meter
         own = readings.setdefault(meter.id or 0, [])
-        if reading is not None:
-            own.append(reading)
+        if reading[0] is not None:  # a meter with no reading comes once, with NULLs
+            own.append(StoredReading(*reading))
     result = []
     for meter in sorted(meters.values(), key=meter_order):
         own = readings[meter.id or 0]

@@ -7,10 +7,11 @@ from datetime import date
 from decimal import Decimal
 
 from domain.db import Database
-from domain.models import Meter, Reading
+from domain.models import Meter
 from domain.reading_submission import (
     MeterReadings,
     NewReading,
+    StoredReading,
     assess_submission,
     load_meter_readings,
     readings_to_record,
@@ -36,7 +37,7 @@ def row(
     *,
     previous: str | None = "100",
     average: str | None = "10",
-    current: Reading | None = None,
+    current: StoredReading | None = None,
     **meter: object,
 ) -> MeterReadings:
     fields: dict[str, object] = {
@@ -49,12 +50,12 @@ def row(
     }
     fields.update(meter)
     earlier = (
-        Reading(
-            tenant_id=1,
-            meter_id=meter_id,
+        StoredReading(
             period=date(2026, 10, 1),
             value=Decimal(previous),
             taken_on=date(2026, 10, 2),
+            source="customer",
+            status="accepted",
         )
         if previous is not None
         else None
@@ -67,10 +68,8 @@ def row(
     )
 
 
-def this_month(meter_id: int, value: str, source: str, status: str) -> Reading:
-    return Reading(
-        tenant_id=1,
-        meter_id=meter_id,
+def this_month(meter_id: int, value: str, source: str, status: str) -> StoredReading:
+    return StoredReading(
         period=PERIOD,
         value=Decimal(value),
         taken_on=date(2026, 11, 3),
