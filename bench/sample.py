@@ -39,8 +39,11 @@ LIBRARIES = [
     ("event loop", r"asyncio/"),
     ("threads", r"threading\.py|queue\.py"),
 ]
-# Frames of a thread that is waiting, not working.
-IDLE = re.compile(r"Condition\.wait|Queue\.get|_connection_worker_thread|Thread\.run \(")
+# Innermost frames of a thread that is waiting, not working. py-spy counts a pool thread
+# blocked in its queue's C get() as busy, so the pools' worker loop is listed too.
+IDLE = re.compile(
+    r"Condition\.wait|Queue\.get|_connection_worker_thread|Thread\.run \(|_worker \(.*thread\.py"
+)
 
 
 def summarise(raw: Path, top: int) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from asyncio import Task, current_task
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,16 @@ def create_app_engine(url: str) -> AsyncEngine:
     return engine
 
 
+@dataclass(frozen=True)
+class _SharedReads:
+    database: Database
+    task: Task[Any] | None
+    session: AsyncSession
+
+
+_REQUEST_READS: ContextVar[_SharedReads | None] = ContextVar("request_reads", default=None)
+
+
 class Database:
     """The app's engine and a session factory; one per process."""
 
@@ -106,8 +119,33 @@ class Database:
         spares each page a BEGIN and a ROLLBACK; each statement sees what is committed when
         it runs, as READ COMMITTED gives inside a transaction too. Anything that must
         change several rows together uses `session()`."""
-        async with self._reads() as session:
-            yield session
+        shared = _REQUEST_READS.get()
+        if shared is None or shared.database is not self or shared.task is not current_task():
+            async with self._reads() as session:
+                yield session
+            return
+        try:
+            yield shared.session
+        except BaseException:
+            await shared.session.rollback()
+            raise
+        finally:
+            # What was read leaves the session, as closing it would do: an object may go on
+            # to a write session, which refuses one still attached to another.
+            shared.session.expunge_all()
+
+    @asynccontextmanager
+    async def request_reads(self) -> AsyncIterator[None]:
+        """Within this block, `reads()` in this task gives one session for the request: the
+        visitor's lookup and the page's reads share its connection, which spares a session
+        and a pool checkout on every signed-in page. Other tasks get sessions of their own."""
+        session = self._reads()
+        token = _REQUEST_READS.set(_SharedReads(self, current_task(), session))
+        try:
+            yield
+        finally:
+            _REQUEST_READS.reset(token)
+            await session.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -323,6 +323,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         lambda context: unknown_host.render(context),
         resolve_visitor=portal.resolve_visitor,
         resolve_preview=portal.preview_config,
+        request_scope=portal.database.request_reads,
     )
     gateway.portal = portal  # type: ignore[attr-defined]
     return gateway

@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
@@ -74,6 +75,7 @@ class Gateway:
         render_unknown_host: Callable[[dict[str, Any]], str],
         resolve_visitor: Callable[[str, str], Awaitable[Any]] | None = None,
         resolve_preview: Callable[[str, int], Awaitable[Any]] | None = None,
+        request_scope: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self.app = app
         self.host_map = host_map
@@ -82,6 +84,8 @@ class Gateway:
         self.resolve_visitor = resolve_visitor
         # (tenant slug, version) → that version's configuration, or None; see `_preview`.
         self.resolve_preview = resolve_preview
+        # Entered around each tenant or platform request: the database's shared read session.
+        self.request_scope = request_scope or nullcontext
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,19 +111,8 @@ class Gateway:
             if path.startswith(HOSTLESS_PREFIXES):
                 await self.app(scope, receive, send_with_headers)
                 return
-            host_map = self.host_map()
-            tenant = host_map.tenant_for(host)
-            platform = tenant is None and host_map.is_platform(host)
-            if tenant is not None:
-                await self._resolve_visitor(state, headers, tenant.slug)
-                tenant = await self._preview(state, headers, tenant)
-            self._choose_locale(state, headers, scope, tenant)
-            if tenant is None and not platform:
-                await self._unknown_host(state, scope, send_with_headers)
-                return
-            state["tenant"] = tenant
-            state["platform"] = platform
-            await self.app(scope, receive, send_with_headers)
+            async with self.request_scope():
+                await self._route(scope, receive, send_with_headers, headers, host)
         finally:
             tenant_config = state.get("tenant")
             access_log.info(
@@ -136,6 +129,24 @@ class Gateway:
                     ensure_ascii=False,
                 )
             )
+
+    async def _route(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], host: str
+    ) -> None:
+        state = scope["state"]
+        host_map = self.host_map()
+        tenant = host_map.tenant_for(host)
+        platform = tenant is None and host_map.is_platform(host)
+        if tenant is not None:
+            await self._resolve_visitor(state, headers, tenant.slug)
+            tenant = await self._preview(state, headers, tenant)
+        self._choose_locale(state, headers, scope, tenant)
+        if tenant is None and not platform:
+            await self._unknown_host(state, scope, send)
+            return
+        state["tenant"] = tenant
+        state["platform"] = platform
+        await self.app(scope, receive, send)
 
     async def _resolve_visitor(
         self, state: dict[str, Any], headers: dict[str, str], slug: str

@@ -266,6 +266,10 @@ class Translator:
     def number(self, value: Decimal | int | float, decimals: int | None = None) -> str:
         return _formatted_number(value, decimals, self.locale)
 
+    def input_number(self, value: Decimal, decimals: int) -> str:
+        """A value to put back in an input: the locale's decimal sign, no grouping."""
+        return _formatted_number(value, decimals, self.locale, grouped=False)
+
     def date(self, value: date, format: str = "medium") -> str:
         return _formatted_date(value, format, self.locale)
 
@@ -298,10 +302,12 @@ def _formatted_money(amount: Decimal, currency: str, locale: str) -> str:
 
 
 @lru_cache(maxsize=4096, typed=True)
-def _formatted_number(value: Decimal | int | float, decimals: int | None, locale: str) -> str:
+def _formatted_number(
+    value: Decimal | int | float, decimals: int | None, locale: str, *, grouped: bool = True
+) -> str:
     if decimals is None:
         return format_decimal(value, locale=_babel_locale(locale))
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    pattern = ("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else "")
     return format_decimal(value, format=pattern, locale=_babel_locale(locale))
 
 

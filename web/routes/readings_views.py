@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from babel.numbers import format_decimal
-
 from domain.reading_submission import MeterOutcome, MeterReadings
 from domain.readings import window
 from tenants.schema import TenantConfig
@@ -141,8 +139,7 @@ def number(translate: Translator, value: Decimal, decimals: int) -> str:
 
 def input_number(translate: Translator, value: Decimal, decimals: int) -> str:
     """A value to put back in an input: the locale's decimal sign, no grouping."""
-    pattern = "0" + ("." + "0" * decimals if decimals else "")
-    return str(format_decimal(value, format=pattern, locale=translate.babel_locale))
+    return translate.input_number(value, decimals)
 
 
 def check_link(

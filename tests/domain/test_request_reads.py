@@ -1,0 +1,67 @@
+"""One read session per request: shared within the request's task, never beyond it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import col, select, text
+
+from domain.db import Database
+from domain.models import Tenant
+
+
+async def _slugs(database: Database) -> list[str]:
+    async with database.reads() as session:
+        rows = await session.exec(select(Tenant.slug).order_by(col(Tenant.slug)))
+        return list(rows.all())
+
+
+def test_reads_within_a_request_share_one_session_and_hand_back_detached_objects(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        database = Database(database_url)
+        try:
+            async with database.request_reads():
+                async with database.reads() as first:
+                    tenant = (await first.exec(select(Tenant).limit(1))).one()
+                async with database.reads() as second:
+                    assert second is first
+                    assert tenant not in second  # detached, free to go to a write session
+                async with database.session() as writer:
+                    writer.add(tenant)  # refused if it were still attached to the reader
+                    await writer.rollback()
+
+                # A task the request starts (a delivery kick, say) gets its own session.
+                outside: list[object] = []
+
+                async def elsewhere() -> None:
+                    async with database.reads() as session:
+                        outside.append(session)
+
+                await asyncio.create_task(elsewhere())
+                assert outside[0] is not first
+
+            async with database.reads() as after:  # the request is over: a session of its own
+                assert after is not first
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_statement_leaves_the_shared_session_usable(database_url: str) -> None:
+    async def scenario() -> None:
+        database = Database(database_url)
+        try:
+            async with database.request_reads():
+                with pytest.raises(DBAPIError):
+                    async with database.reads() as session:
+                        await session.exec(text("SELECT no_such_column FROM tenant"))
+                assert "ivanovo-water" in await _slugs(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())
