@@ -11,7 +11,7 @@ meters were filled in. Only a form with nothing left to refuse or confirm is wri
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,10 +20,11 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.models import READING_SCALE, AccountLink, Meter, Reading
+from domain.models import READING_SCALE, Account, AccountLink, Meter, Reading
 from domain.ownership import is_row_id, meter_order
 from domain.readings import (
     Confirmation,
@@ -118,6 +119,29 @@ class MeterReadings:
         return due is not None and due < today
 
 
+_METER_COLUMNS = tuple(Meter.__table__.columns)  # type: ignore[attr-defined]
+_READING_COLUMNS = (
+    col(Reading.period),
+    col(Reading.value),
+    col(Reading.taken_on),
+    col(Reading.source),
+    col(Reading.status),
+    col(Reading.rejection_reason),
+)
+_READINGS_OF_METER = and_(
+    col(Reading.meter_id) == col(Meter.id), col(Reading.tenant_id) == col(Meter.tenant_id)
+)
+
+
+def _meter(values: Sequence[Any]) -> Meter:
+    """A meter from its row, detached, as if a closed session had loaded it."""
+    meter = Meter(
+        **{column.key: value for column, value in zip(_METER_COLUMNS, values, strict=True)}
+    )
+    make_transient_to_detached(meter)
+    return meter
+
+
 @cache
 def _meters_with_readings(only: bool, owned: bool) -> Any:
     """An account's meters, each with its readings oldest first (a meter with none comes once,
@@ -125,22 +149,8 @@ def _meters_with_readings(only: bool, owned: bool) -> Any:
     their readings. `only` narrows it to one meter; `owned` to an account linked to
     `:customer_id`. Built once per shape; the values are bound on each use."""
     statement = (
-        select(
-            Meter,
-            col(Reading.period),
-            col(Reading.value),
-            col(Reading.taken_on),
-            col(Reading.source),
-            col(Reading.status),
-            col(Reading.rejection_reason),
-        )
-        .outerjoin(
-            Reading,
-            and_(
-                col(Reading.meter_id) == col(Meter.id),
-                col(Reading.tenant_id) == col(Meter.tenant_id),
-            ),
-        )
+        select(*_METER_COLUMNS, *_READING_COLUMNS)
+        .outerjoin(Reading, _READINGS_OF_METER)
         .where(
             col(Meter.tenant_id) == bindparam("tenant_id"),
             col(Meter.account_id) == bindparam("account_id"),
@@ -159,6 +169,57 @@ def _meters_with_readings(only: bool, owned: bool) -> Any:
             ),
         )
     return statement
+
+
+# The readings page's one statement: the customer's account (its number, the link's
+# nickname), its meters and their readings. The account comes first and the rest is outer
+# joined, so an account with no meters is one row and an account not linked to the
+# customer none.
+_ACCOUNT_WITH_METER_READINGS: Any = (
+    select(col(Account.number), col(AccountLink.nickname), *_METER_COLUMNS, *_READING_COLUMNS)
+    .select_from(AccountLink)
+    .join(Account, col(Account.id) == col(AccountLink.account_id))
+    .outerjoin(
+        Meter,
+        and_(
+            col(Meter.account_id) == col(Account.id), col(Meter.tenant_id) == col(Account.tenant_id)
+        ),
+    )
+    .outerjoin(Reading, _READINGS_OF_METER)
+    .where(
+        col(Account.id) == bindparam("account_id"),
+        col(Account.tenant_id) == bindparam("tenant_id"),
+        col(AccountLink.customer_id) == bindparam("customer_id"),
+    )
+    .order_by(col(Meter.id), col(Reading.period))
+)
+
+
+@dataclass(frozen=True)
+class AccountReadings:
+    """The readings page's account: its number, the customer's name for it, its meters."""
+
+    id: int
+    number: str
+    nickname: str | None
+    rows: list[MeterReadings]
+
+
+async def load_account_readings(
+    session: AsyncSession, *, tenant_id: int, customer_id: int, account_id: int, period: date
+) -> AccountReadings | None:
+    """The customer's account with its meters and readings (as `load_meter_readings`), in
+    one round trip; None when the account is not theirs or does not exist."""
+    if not is_row_id(account_id):
+        return None
+    params = {"tenant_id": tenant_id, "customer_id": customer_id, "account_id": account_id}
+    connection = await session.connection()
+    rows = (await connection.execute(_ACCOUNT_WITH_METER_READINGS, params)).all()
+    if not rows:
+        return None
+    number, nickname = rows[0][0], rows[0][1]
+    with_meters = [row[2:] for row in rows if row[2] is not None]
+    return AccountReadings(account_id, number, nickname, _meter_readings(with_meters, period))
 
 
 async def load_meter_readings(
@@ -185,13 +246,25 @@ async def load_meter_readings(
     if customer_id is not None:
         params["customer_id"] = customer_id
     statement = _meters_with_readings(only is not None, customer_id is not None)
+    connection = await session.connection()
+    return _meter_readings((await connection.execute(statement, params)).all(), period)
+
+
+def _meter_readings(rows: Sequence[Sequence[Any]], period: date) -> list[MeterReadings]:
+    """MeterReadings from rows of a meter's columns then a reading's, ordered by meter.
+
+    Core rows, not the ORM: it processed the meter once per reading (dozens of rows per
+    page); each meter is made once here instead."""
     meters: dict[int, Meter] = {}
     readings: dict[int, list[StoredReading]] = {}
-    for meter, *reading in (await session.exec(statement, params=params)).all():
-        meters[meter.id or 0] = meter
-        own = readings.setdefault(meter.id or 0, [])
-        if reading[0] is not None:  # a meter with no reading comes once, with NULLs
-            own.append(StoredReading(*reading))
+    width = len(_METER_COLUMNS)
+    for row in rows:
+        meter_id = row[0]
+        if meter_id not in meters:
+            meters[meter_id] = _meter(row[:width])
+        own = readings.setdefault(meter_id, [])
+        if row[width] is not None:  # a meter with no reading comes once, with NULLs
+            own.append(StoredReading(*row[width:]))
     result = []
     for meter in sorted(meters.values(), key=meter_order):
         own = readings[meter.id or 0]

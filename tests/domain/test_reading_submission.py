@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from domain.db import Database
 from domain.models import Meter
@@ -13,6 +14,7 @@ from domain.reading_submission import (
     NewReading,
     StoredReading,
     assess_submission,
+    load_account_readings,
     load_meter_readings,
     readings_to_record,
     submit_readings,
@@ -252,3 +254,49 @@ async def test_an_accepted_billing_reading_is_not_overwritten(database_url: str)
         await database.dispose()
     (after,) = await current_readings(database_url, meter_id, TODAY)
     assert (after.value, after.source, after.status) == (Decimal("15"), "billing", "accepted")
+
+
+async def test_the_page_loads_the_customers_account_with_its_meters_in_one_go(
+    database_url: str,
+) -> None:
+    metered = await make_household(
+        database_url,
+        "melitopol-water",
+        [MeterSpec(history=["100", "110", "120"]), MeterSpec()],
+        TODAY,
+    )
+    bare = await make_household(database_url, "melitopol-water", [], TODAY)
+    stranger = await make_household(
+        database_url, "melitopol-water", [MeterSpec()], TODAY, own_customer=True
+    )
+    tenant_id = (await readings_of(database_url, metered.meters[0]))[0].tenant_id
+    database = Database(database_url)
+
+    async def load(account_id: int, customer_id: int = metered.customer_id) -> Any:
+        async with database.reads() as session:
+            return await load_account_readings(
+                session,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                account_id=account_id,
+                period=PERIOD,
+            )
+
+    try:
+        found = await load(metered.account_id)
+        assert found is not None
+        assert (found.id, found.number) == (metered.account_id, metered.account_number)
+        assert sorted(row.id for row in found.rows) == sorted(metered.meters)
+        with_history = next(row for row in found.rows if row.id == metered.meters[0])
+        assert with_history.previous is not None
+        assert with_history.previous.value == Decimal("120")
+        assert with_history.average == Decimal("10")
+
+        no_meters = await load(bare.account_id)
+        assert no_meters is not None and no_meters.rows == []
+        # Another customer's account, one that does not exist, an id no row can have.
+        assert await load(stranger.account_id) is None
+        assert await load(stranger.account_id + 10_000) is None
+        assert await load(2**31) is None
+    finally:
+        await database.dispose()

@@ -18,14 +18,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from domain.models import Account, Customer
-from domain.ownership import linked_account, linked_accounts
+from domain.models import Customer
+from domain.ownership import linked_accounts
 from domain.reading_submission import (
     CONFIRMATIONS,
+    AccountReadings,
     Assessment,
     MeterReadings,
     assess_submission,
     check_one,
+    load_account_readings,
     load_meter_readings,
     meter_id_of,
     readings_to_record,
@@ -85,23 +87,22 @@ class Posted:
 
 async def _account_and_rows(
     request: Request[Any, Any, Any], account_id: int, today: date
-) -> tuple[Account, str | None, list[MeterReadings]]:
+) -> AccountReadings:
     """The customer's account (404 when it is not theirs) with its meters and their readings."""
     config = tenant_of(request)
     require_module(config, "readings")
     customer = require_customer(request)
-    tenant_id = tenant_id_of(request)
     async with request.app.state.portal.database.reads() as session:
-        found = await linked_account(
-            session, tenant_id=tenant_id, customer_id=customer.id or 0, account_id=account_id
+        found = await load_account_readings(
+            session,
+            tenant_id=tenant_id_of(request),
+            customer_id=customer.id or 0,
+            account_id=account_id,
+            period=period_of(today),
         )
-        if found is None:
-            raise NotFoundException()
-        account, link = found
-        rows = await load_meter_readings(
-            session, tenant_id=tenant_id, account_id=account_id, period=period_of(today)
-        )
-    return account, link.nickname, rows
+    if found is None:
+        raise NotFoundException()
+    return found
 
 
 async def _own_meter_rows(
@@ -123,9 +124,7 @@ async def _own_meter_rows(
 
 def _readings_page(
     request: Request[Any, Any, Any],
-    account: Account,
-    nickname: str | None,
-    rows: list[MeterReadings],
+    account: AccountReadings,
     today: date,
     *,
     status_code: int = 200,
@@ -135,7 +134,7 @@ def _readings_page(
 ) -> Template:
     config = tenant_of(request)
     translate = i18n(request)
-    account_id = account.id or 0
+    account_id, rows = account.id, account.rows
     open_window = window(config.readings, today)
     outcomes = assessment.outcomes if assessment else {}
     views = [
@@ -180,7 +179,7 @@ def _readings_page(
         # htmx swaps only 2xx answers; a plain post gets the real status.
         status_code=200 if htmx else status_code,
         account=account,
-        nickname=nickname,
+        nickname=account.nickname,
         rows=views,
         window=open_window,
         advice=config.text(config.readings.advice, translate.locale),
@@ -213,9 +212,9 @@ async def readings_index(request: Request[Any, Any, Any]) -> Template | Redirect
 @get("/accounts/{account_id:int}/readings")
 async def account_readings(request: Request[Any, Any, Any], account_id: FromPath[int]) -> Template:
     today = tenant_today(request, tenant_of(request))
-    account, nickname, rows = await _account_and_rows(request, account_id, today)
+    account = await _account_and_rows(request, account_id, today)
     sent = request.query_params.get("sent") == "1"
-    return _readings_page(request, account, nickname, rows, today, sent=sent)
+    return _readings_page(request, account, today, sent=sent)
 
 
 @post("/accounts/{account_id:int}/readings")
@@ -224,7 +223,8 @@ async def submit_account_readings(
 ) -> Template | Redirect:
     config = tenant_of(request)
     today = tenant_today(request, config)
-    account, nickname, rows = await _account_and_rows(request, account_id, today)
+    account = await _account_and_rows(request, account_id, today)
+    rows = account.rows
     posted = Posted.parse(await request.form())
     assessment = assess_submission(
         config.readings,
@@ -242,8 +242,6 @@ async def submit_account_readings(
         return _readings_page(
             request,
             account,
-            nickname,
-            rows,
             today,
             status_code=status,
             posted=posted,
