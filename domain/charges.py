@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import bindparam
+from sqlalchemy import and_, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -24,8 +24,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.account_statement import Statement, account_statement, add_months
 from domain.accounts import ALLOWANCE_SERVICES, ZERO
-from domain.models import Account, Charge, Customer
+from domain.models import Account, AccountLink, Charge, Customer
 from domain.outbox import Attachment, MessageRenderer, OutboxMessage, enqueue
+from domain.ownership import is_row_id
+from domain.rows import columns_of, detached
 from tenants.schema import TenantConfig
 
 # Billing on the portal starts in 2000; an earlier month is a typing mistake.
@@ -140,9 +142,9 @@ def build_breakdown(lines: Iterable[BreakdownLine], month: date) -> Breakdown:
     )
 
 
-# Built once, with bound values: building the statement cost about as much as running it.
+# Built once, with bound values: building a statement cost about as much as running it.
 # Columns, not Charge objects: the page only shows them.
-_BREAKDOWN_LINES = sa_select(
+_LINE_COLUMNS = (
     col(Charge.recipient),
     col(Charge.tariff_group),
     col(Charge.service),
@@ -150,34 +152,67 @@ _BREAKDOWN_LINES = sa_select(
     col(Charge.tariff),
     col(Charge.vat_percent),
     col(Charge.amount),
-).where(
-    col(Charge.tenant_id) == bindparam("tenant_id"),
-    col(Charge.account_id) == bindparam("account_id"),
-    col(Charge.period) == bindparam("month"),
+)
+_ACCOUNT_COLUMNS = columns_of(Account)
+_LINK_COLUMNS = columns_of(AccountLink)
+# The breakdown page's one statement: the customer's account and link, then the month's
+# lines outer joined (an account with no charges that month is one row; one not linked to
+# the customer, none).
+_ACCOUNT_WITH_LINES: Any = (
+    sa_select(*_ACCOUNT_COLUMNS, *_LINK_COLUMNS, *_LINE_COLUMNS)
+    .select_from(Account)
+    .join(AccountLink, col(AccountLink.account_id) == col(Account.id))
+    .outerjoin(
+        Charge,
+        and_(
+            col(Charge.account_id) == col(Account.id),
+            col(Charge.tenant_id) == col(Account.tenant_id),
+            col(Charge.period) == bindparam("month"),
+        ),
+    )
+    .where(
+        col(Account.id) == bindparam("account_id"),
+        col(Account.tenant_id) == bindparam("tenant_id"),
+        col(AccountLink.customer_id) == bindparam("customer_id"),
+    )
 )
 
 
-async def charges_breakdown(
-    session: AsyncSession, *, tenant_id: int, account_id: int, month: date
-) -> Breakdown:
-    """The breakdown of one account's month (the caller has checked it is the customer's)."""
-    params = {"tenant_id": tenant_id, "account_id": account_id, "month": month}
+@dataclass(frozen=True)
+class AccountBreakdown:
+    account: Account
+    link: AccountLink
+    breakdown: Breakdown
+
+
+async def account_breakdown(
+    session: AsyncSession, *, tenant_id: int, customer_id: int, account_id: int, month: date
+) -> AccountBreakdown | None:
+    """The customer's account with the breakdown of its month, in one round trip; None when
+    the account is not theirs or does not exist."""
+    if not is_row_id(account_id):
+        return None
+    params = {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "account_id": account_id,
+        "month": month,
+    }
     connection = await session.connection()
-    rows = await connection.execute(_BREAKDOWN_LINES, params)
-    return build_breakdown(
-        (
-            BreakdownLine(
-                recipient=recipient,
-                tariff_group=tariff_group,
-                service=service,
-                volume=volume,
-                tariff=tariff,
-                vat_percent=vat_percent,
-                amount=amount,
-            )
-            for recipient, tariff_group, service, volume, tariff, vat_percent, amount in rows
-        ),
-        month,
+    rows = (await connection.execute(_ACCOUNT_WITH_LINES, params)).all()
+    if not rows:
+        return None
+    accounts, links = len(_ACCOUNT_COLUMNS), len(_ACCOUNT_COLUMNS) + len(_LINK_COLUMNS)
+    first = rows[0]
+    lines = (
+        BreakdownLine(*row[links:])
+        for row in rows
+        if row[links + 2] is not None  # the service: no charge that month, NULLs
+    )
+    return AccountBreakdown(
+        account=detached(Account, _ACCOUNT_COLUMNS, first[:accounts]),
+        link=detached(AccountLink, _LINK_COLUMNS, first[accounts:links]),
+        breakdown=build_breakdown(lines, month),
     )
 
 

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, not_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +37,7 @@ from domain.readings import (
     meter_refusal,
     window,
 )
+from domain.rows import columns_of, detached
 from tenants.schema import ReadingsPolicy
 
 # Why a meter's row takes no value, beyond the rules of domain.readings.
@@ -119,7 +119,7 @@ class MeterReadings:
         return due is not None and due < today
 
 
-_METER_COLUMNS = tuple(Meter.__table__.columns)  # type: ignore[attr-defined]
+_METER_COLUMNS = columns_of(Meter)
 _READING_COLUMNS = (
     col(Reading.period),
     col(Reading.value),
@@ -131,15 +131,6 @@ _READING_COLUMNS = (
 _READINGS_OF_METER = and_(
     col(Reading.meter_id) == col(Meter.id), col(Reading.tenant_id) == col(Meter.tenant_id)
 )
-
-
-def _meter(values: Sequence[Any]) -> Meter:
-    """A meter from its row, detached, as if a closed session had loaded it."""
-    meter = Meter(
-        **{column.key: value for column, value in zip(_METER_COLUMNS, values, strict=True)}
-    )
-    make_transient_to_detached(meter)
-    return meter
 
 
 @cache
@@ -261,7 +252,7 @@ def _meter_readings(rows: Sequence[Sequence[Any]], period: date) -> list[MeterRe
     for row in rows:
         meter_id = row[0]
         if meter_id not in meters:
-            meters[meter_id] = _meter(row[:width])
+            meters[meter_id] = detached(Meter, _METER_COLUMNS, row[:width])
         own = readings.setdefault(meter_id, [])
         if row[width] is not None:  # a meter with no reading comes once, with NULLs
             own.append(StoredReading(*row[width:]))

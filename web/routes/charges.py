@@ -11,14 +11,15 @@ from urllib.parse import urlencode
 
 from babel.dates import get_month_names
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from domain.charges import (
     EARLIEST_MONTH,
     BreakdownPeriodProblem,
+    account_breakdown,
     breakdown_month,
-    charges_breakdown,
     default_breakdown_month,
     month_from_parts,
 )
@@ -75,13 +76,9 @@ async def breakdown_page(request: Request[Any, Any, Any], account_id: int) -> Te
     """The breakdown page for `?period=` (or the picker's month and year); 400 for a bad one."""
     customer = require_customer(request)
     config = tenant_of(request)
-    account, link = await own_account(request, customer, account_id)
     translate = i18n(request)
     today = tenant_today(request, config)
-    raw = _raw_period(request)
     context: dict[str, Any] = {
-        "account": account,
-        "link": link,
         "months": _month_options(translate),
         "years": [str(year) for year in range(today.year, EARLIEST_MONTH.year - 1, -1)],
         "month_name": lambda month: month_name(translate, month),
@@ -89,26 +86,37 @@ async def breakdown_page(request: Request[Any, Any, Any], account_id: int) -> Te
         "exact": lambda value: _exact(translate, value),
     }
     try:
-        month = breakdown_month(raw, today)
+        month = breakdown_month(_raw_period(request), today)
     except BreakdownPeriodProblem as problem:
+        account, link = await own_account(request, customer, account_id)
         shown = default_breakdown_month(today)
         return page(
             request,
             "charges/breakdown.html",
             status_code=400,
+            account=account,
+            link=link,
             breakdown=None,
             period_error=_period_message(translate, problem.reason, today),
             selected=(f"{shown:%m}", f"{shown:%Y}"),
             **context,
         )
     async with request.app.state.portal.database.reads() as session:
-        breakdown = await charges_breakdown(
-            session, tenant_id=tenant_id_of(request), account_id=account_id, month=month
+        found = await account_breakdown(
+            session,
+            tenant_id=tenant_id_of(request),
+            customer_id=customer.id or 0,
+            account_id=account_id,
+            month=month,
         )
+    if found is None:
+        raise NotFoundException()
     return page(
         request,
         "charges/breakdown.html",
-        breakdown=breakdown,
+        account=found.account,
+        link=found.link,
+        breakdown=found.breakdown,
         period_error="",
         selected=(f"{month:%m}", f"{month:%Y}"),
         period=f"{month:%Y-%m}",
