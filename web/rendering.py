@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
+from litestar.template.base import csrf_token
 from markupsafe import Markup
 
 from tenants.schema import TenantConfig
@@ -80,6 +82,21 @@ def language_links(path: str, locales: list[str], current: str) -> list[dict[str
     ]
 
 
+def page_texts(translate: Translator) -> dict[str, Callable[..., str]]:
+    """`_()` and `pgettext()` for an HTML page, bound to its translator, with the escaping
+    and %-formatting of the globals. Plain callables: Jinja hands a function that takes the
+    context a fresh derived copy of it on each call inside a block or loop that set
+    variables, a dozen copies a page."""
+
+    def gettext(message: str, **variables: Any) -> str:
+        return Markup(translate.gettext(message)) % variables
+
+    def pgettext(message_context: str, message: str, **variables: Any) -> str:
+        return Markup(translate.pgettext(message_context, message)) % variables
+
+    return {"_": gettext, "pgettext": pgettext}
+
+
 def base_context(
     *,
     i18n: Translator,
@@ -97,6 +114,7 @@ def base_context(
         "nonce": nonce,
         "demo": demo,
         "languages": language_links(path, locales, i18n.locale),
+        **page_texts(i18n),
     }
 
 
@@ -116,5 +134,7 @@ def page(
         demo=request.app.state.portal.settings.demo,
     )
     full_context["visitor"] = state.get("visitor")
+    # Litestar's own csrf_token() takes the context, with the same cost as `_` above.
+    full_context["csrf_token"] = lambda: csrf_token({"request": request})
     full_context.update(context)
     return Template(template_name=template, context=full_context, status_code=status_code)

@@ -274,3 +274,15 @@ async def test_message_ids_never_shown_outside_demo_mode(
         assert "<h1>Контактный центр</h1>" in response.text
         assert "⟦" not in response.text
         assert msgids_cookies(response) == []
+
+
+def test_a_pages_texts_escape_their_values_and_format_like_newstyle_gettext() -> None:
+    context = base_context(
+        i18n=translator_for("en"), path="/", nonce="n", tenant=None, locales=["en"], demo=False
+    )
+    source = (
+        '{{ _("Hello, %(name)s!", name=name) }} {{ _("100%% sure") }} '
+        '{{ pgettext("payee", "Recipient") }}'
+    )
+    html = ENVIRONMENT.from_string(source).render(**context, name="<b>")
+    assert html == "Hello, &lt;b&gt;! 100% sure Recipient"
