@@ -81,11 +81,11 @@ def create_app_engine(url: str) -> AsyncEngine:
     return engine
 
 
-@dataclass(frozen=True)
+@dataclass
 class _SharedReads:
     database: Database
     task: Task[Any] | None
-    session: AsyncSession
+    session: AsyncSession | None = None  # made when the request first reads
 
 
 _REQUEST_READS: ContextVar[_SharedReads | None] = ContextVar("request_reads", default=None)
@@ -124,28 +124,32 @@ class Database:
             async with self._reads() as session:
                 yield session
             return
+        if shared.session is None:
+            shared.session = self._reads()
+        session = shared.session
         try:
-            yield shared.session
+            yield session
         except BaseException:
-            await shared.session.rollback()
+            await session.rollback()
             raise
         finally:
             # What was read leaves the session, as closing it would do: an object may go on
             # to a write session, which refuses one still attached to another.
-            shared.session.expunge_all()
+            session.expunge_all()
 
     @asynccontextmanager
     async def request_reads(self) -> AsyncIterator[None]:
         """Within this block, `reads()` in this task gives one session for the request: the
         visitor's lookup and the page's reads share its connection, which spares a session
         and a pool checkout on every signed-in page. Other tasks get sessions of their own."""
-        session = self._reads()
-        token = _REQUEST_READS.set(_SharedReads(self, current_task(), session))
+        shared = _SharedReads(self, current_task())
+        token = _REQUEST_READS.set(shared)
         try:
             yield
         finally:
             _REQUEST_READS.reset(token)
-            await session.close()
+            if shared.session is not None:
+                await shared.session.close()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

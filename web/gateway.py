@@ -11,9 +11,11 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
+from functools import lru_cache
 from http.cookies import SimpleCookie
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -56,13 +58,17 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _cookies(header: str) -> dict[str, str]:
+@lru_cache(maxsize=512)
+def _cookies(header: str) -> Mapping[str, str]:
+    """The Cookie header's values. Kept per header: a request asks three times (session,
+    preview, language), a signed-in visitor sends the same header on every request, and
+    SimpleCookie's parsing is slow. Read-only: the mapping is shared."""
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(header)
     except Exception:  # a mangled Cookie header is treated as no cookies
         return {}
-    return {key: morsel.value for key, morsel in jar.items()}
+    return MappingProxyType({key: morsel.value for key, morsel in jar.items()})
 
 
 class Gateway:
@@ -213,7 +219,7 @@ class Gateway:
         )
 
     def _show_msgids(
-        self, state: dict[str, Any], query: dict[str, list[str]], cookies: dict[str, str]
+        self, state: dict[str, Any], query: dict[str, list[str]], cookies: Mapping[str, str]
     ) -> bool:
         """Whether texts carry their msgids; only ever in demo mode."""
         portal = getattr(getattr(self.app, "state", None), "portal", None)
