@@ -4,7 +4,7 @@ aiosqlite runs each call on a thread of its own, and every call is a trip there 
 the event loop hands the call over, the thread wakes, runs it and wakes the loop again.
 SQLAlchemy's adapter makes four such trips per statement (open a cursor, execute, fetch,
 close). A trip costs more CPU than a page's typical query (measured 23 µs against 5.4 µs,
-bench/results/2026-11-22-findings-2.md), so here a statement is one trip: cursor, execute,
+bench/results/round-2/findings.md), so here a statement is one trip: cursor, execute,
 fetch and close run together in the thread. Commit and rollback make no trip when there
 is no transaction, which is the case after reads: Python's sqlite3 begins one only before
 a write.
