@@ -86,6 +86,7 @@ class _SharedReads:
     database: Database
     task: Task[Any] | None
     session: AsyncSession | None = None  # made when the request first reads
+    reading: int = 0  # reads() blocks open on it
 
 
 _REQUEST_READS: ContextVar[_SharedReads | None] = ContextVar("request_reads", default=None)
@@ -109,8 +110,21 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
+        shared = self._shared()
+        if shared is not None and shared.session is not None and not shared.reading:
+            # A request that goes on to write gives its read connection back first, so that
+            # it holds one connection at a time: eight requests writing at once would hold
+            # sixteen, past the pool, and each one past it is opened and closed again.
+            await shared.session.close()
         async with self._sessions() as session:
             yield session
+
+    def _shared(self) -> _SharedReads | None:
+        """This request's shared read session, when this task is the request's."""
+        shared = _REQUEST_READS.get()
+        if shared is None or shared.database is not self or shared.task is not current_task():
+            return None
+        return shared
 
     @asynccontextmanager
     async def reads(self) -> AsyncIterator[AsyncSession]:
@@ -119,20 +133,22 @@ class Database:
         spares each page a BEGIN and a ROLLBACK; each statement sees what is committed when
         it runs, as READ COMMITTED gives inside a transaction too. Anything that must
         change several rows together uses `session()`."""
-        shared = _REQUEST_READS.get()
-        if shared is None or shared.database is not self or shared.task is not current_task():
+        shared = self._shared()
+        if shared is None:
             async with self._reads() as session:
                 yield session
             return
         if shared.session is None:
             shared.session = self._reads()
         session = shared.session
+        shared.reading += 1
         try:
             yield session
         except BaseException:
             await session.rollback()
             raise
         finally:
+            shared.reading -= 1
             # What was read leaves the session, as closing it would do: an object may go on
             # to a write session, which refuses one still attached to another.
             session.expunge_all()

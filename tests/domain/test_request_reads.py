@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -61,6 +62,25 @@ def test_a_failed_statement_leaves_the_shared_session_usable(database_url: str) 
                     async with database.reads() as session:
                         await session.exec(text("SELECT no_such_column FROM tenant"))
                 assert "ivanovo-water" in await _slugs(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_request_that_writes_gives_its_read_connection_back_first(database_url: str) -> None:
+    async def scenario() -> None:
+        database = Database(database_url)
+        pool: Any = database.engine.pool
+        try:
+            async with database.request_reads():
+                assert "ivanovo-water" in await _slugs(database)
+                assert pool.checkedout() == 1  # the request's read session keeps its connection
+                async with database.session() as writer:
+                    await writer.exec(select(Tenant.id).limit(1))
+                    assert pool.checkedout() == 1  # the writer's only
+                assert "ivanovo-water" in await _slugs(database)  # and reads go on
+            assert pool.checkedout() == 0
         finally:
             await database.dispose()
 
