@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,26 @@ def _schedule_behind_the_pages() -> None:
         nice = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS
         os.setpriority(os.PRIO_PROCESS, thread, min(nice, 19))
 
+
+# glibc raises its mmap threshold to the size of the largest block freed so far, so after
+# the first hash a hash's memory (PROFILES' memory cost, megabytes) comes from the heap of
+# the hashing thread's malloc arena and stays there when freed: 14 MB kept for good by two
+# hashing threads (bench/results/2026-11-22-findings-3.md). A fixed threshold (glibc's
+# initial one) keeps large blocks mapped on their own and given back when freed.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+def give_large_blocks_back_to_the_os() -> bool:
+    """Fix the C library's mmap threshold; False where there is no glibc mallopt."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+give_large_blocks_back_to_the_os()
 
 _HASHING = ThreadPoolExecutor(
     max_workers=max(2, os.cpu_count() or 1),
