@@ -137,11 +137,6 @@ def number(translate: Translator, value: Decimal, decimals: int) -> str:
     return translate.number(value, decimals)
 
 
-def input_number(translate: Translator, value: Decimal, decimals: int) -> str:
-    """A value to put back in an input: the locale's decimal sign, no grouping."""
-    return translate.input_number(value, decimals)
-
-
 def check_link(
     config: TenantConfig, translate: Translator, account_id: int, meter_id: int
 ) -> tuple[str, str]:
@@ -287,7 +282,7 @@ def row_view(
         if kept is not None:
             view.input_value = kept
         elif current is not None:
-            view.input_value = input_number(translate, current.value, row.decimals)
+            view.input_value = translate.input_number(current.value, row.decimals)
     elif problem is not None and problem != "already_accepted":
         # Why the row has no input: information about the meter, not a mistake of the customer.
         reason = problem_message(config, translate, row, problem, today, account_id)
