@@ -109,7 +109,9 @@ class Server:
                 self.process.wait()
 
 
-def _start(name: str, command: list[str], env: dict[str, str], log_path: Path, port: int) -> Server:
+def start_server(
+    name: str, command: list[str], env: dict[str, str], log_path: Path, port: int
+) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -133,7 +135,7 @@ def start_portal(database_url: str, core: int | None, log_path: Path) -> Server:
         PORTAL_BASE_DOMAIN="localhost",
     )
     command = [sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = _start("portal", pinned(core, command), env, log_path, port)
+    server = start_server("portal", pinned(core, command), env, log_path, port)
     server.wait_ready("/readyz")
     return server
 
@@ -149,7 +151,7 @@ def start_baseline(core: int | None, log_path: Path, database: Path) -> Server:
         "--database",
         str(database),
     ]
-    server = _start("baseline", pinned(core, command), dict(os.environ), log_path, port)
+    server = start_server("baseline", pinned(core, command), dict(os.environ), log_path, port)
     server.wait_ready("/fortunes")
     return server
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -95,6 +96,40 @@ async def _plain(call: Call, requests: int) -> None:
         await call()
 
 
+def _collections(requests: int) -> Callable[[Call, int], Any]:
+    """Runs the requests and prints the garbage collector's passes: how many, how long."""
+
+    async def profile(call: Call, _requests: int) -> None:
+        passes: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        started = 0.0
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            nonlocal started
+            if phase == "start":
+                started = time.perf_counter()
+            else:
+                passes[info["generation"]].append(time.perf_counter() - started)
+
+        # As `portal serve` does before it answers its first request.
+        gc.collect()
+        gc.freeze()
+        gc.callbacks.append(timed)
+        try:
+            await _plain(call, requests)
+        finally:
+            gc.callbacks.remove(timed)
+        for generation, times in passes.items():
+            total = sum(times) * 1000
+            longest = max(times, default=0) * 1000
+            print(
+                f"generation {generation}: {len(times)} passes, {total:.1f} ms in all "
+                f"({total / requests:.3f} ms per request), longest {longest:.2f} ms"
+            )
+        print(f"thresholds {gc.get_threshold()}, frozen {gc.get_freeze_count():,} objects")
+
+    return profile
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -103,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--pyinstrument", type=Path, help="write an HTML profile here")
     parser.add_argument("--cprofile", type=Path, help="write a cProfile dump here")
+    parser.add_argument(
+        "--collections", action="store_true", help="time the garbage collector's passes"
+    )
     args = parser.parse_args(argv)
 
     target = target_for(args.db, SIZES[args.size])
@@ -132,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             args.pyinstrument.write_text(profiler.output_html())
             print(profiler.output_text(unicode=True, color=False, show_all=False)[:12000])
 
+    elif args.collections:
+        profile = _collections(args.requests)
     elif args.cprofile:
 
         async def profile(call: Call, requests: int) -> None:
