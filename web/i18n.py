@@ -258,7 +258,7 @@ class Translator:
 
     @property
     def babel_locale(self) -> Locale:
-        return _babel_locale(self.locale)
+        return babel_locale(self.locale)
 
     def money(self, amount: Decimal) -> str:
         return _formatted_money(amount, self.currency, self.locale)
@@ -288,7 +288,7 @@ class Translator:
 
 
 @cache
-def _babel_locale(locale: str) -> Locale:
+def babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
 
 
@@ -298,7 +298,7 @@ def _babel_locale(locale: str) -> Locale:
 # is a fair key.
 @lru_cache(maxsize=4096, typed=True)
 def _formatted_money(amount: Decimal, currency: str, locale: str) -> str:
-    return format_currency(amount, currency, locale=_babel_locale(locale))
+    return format_currency(amount, currency, locale=babel_locale(locale))
 
 
 @lru_cache(maxsize=4096, typed=True)
@@ -306,19 +306,19 @@ def _formatted_number(
     value: Decimal | int | float, decimals: int | None, locale: str, *, grouped: bool = True
 ) -> str:
     if decimals is None:
-        return format_decimal(value, locale=_babel_locale(locale))
+        return format_decimal(value, locale=babel_locale(locale))
     pattern = ("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale=_babel_locale(locale))
+    return format_decimal(value, format=pattern, locale=babel_locale(locale))
 
 
 @lru_cache(maxsize=1024, typed=True)
 def _formatted_percent(share: Decimal | float, locale: str) -> str:
-    return format_percent(share, locale=_babel_locale(locale))
+    return format_percent(share, locale=babel_locale(locale))
 
 
 @lru_cache(maxsize=4096)
 def _formatted_date(value: date, format: str, locale: str) -> str:
-    return format_date(value, format=format, locale=_babel_locale(locale))
+    return format_date(value, format=format, locale=babel_locale(locale))
 
 
 @cache

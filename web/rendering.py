@@ -22,6 +22,16 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 HTMX_FILE = "htmx-2.0.11.min.js"
 
 
+def formatted(text: str, variables: dict[str, Any]) -> Markup:
+    """A translated text as the i18n extension's newstyle gettext makes it: markup, then
+    %-formatted with its variables escaped. With no variables and no `%` sign formatting
+    gives the text back unchanged, and Markup's `%` wraps the mapping in an escaping helper
+    first: most of a page's texts skip it."""
+    if variables or "%" in text:
+        return Markup(text) % variables
+    return Markup(text)
+
+
 @pass_context
 def _gettext(context: Context, message: str) -> str:
     return context["i18n"].gettext(message)
@@ -34,7 +44,7 @@ def _translate(context: Context, message: str, **variables: Any) -> str:
     and a page makes thirty or forty of them."""
     text = context["i18n"].gettext(message)
     if context.eval_ctx.autoescape:
-        text = Markup(text)
+        return formatted(text, variables)
     return text % variables
 
 
@@ -89,10 +99,10 @@ def page_texts(translate: Translator) -> dict[str, Callable[..., str]]:
     variables, a dozen copies a page."""
 
     def gettext(message: str, **variables: Any) -> str:
-        return Markup(translate.gettext(message)) % variables
+        return formatted(translate.gettext(message), variables)
 
     def pgettext(message_context: str, message: str, **variables: Any) -> str:
-        return Markup(translate.pgettext(message_context, message)) % variables
+        return formatted(translate.pgettext(message_context, message), variables)
 
     return {"_": gettext, "pgettext": pgettext}
 

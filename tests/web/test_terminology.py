@@ -282,7 +282,8 @@ def test_a_pages_texts_escape_their_values_and_format_like_newstyle_gettext() ->
     )
     source = (
         '{{ _("Hello, %(name)s!", name=name) }} {{ _("100%% sure") }} '
-        '{{ pgettext("payee", "Recipient") }}'
+        '{{ pgettext("payee", "Recipient") }} {{ _("<i>as written</i>") }}'
     )
     html = ENVIRONMENT.from_string(source).render(**context, name="<b>")
-    assert html == "Hello, &lt;b&gt;! 100% sure Recipient"
+    # A text is markup, with variables or without: only the values are escaped.
+    assert html == "Hello, &lt;b&gt;! 100% sure Recipient <i>as written</i>"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +25,7 @@ from domain.charges import (
     month_from_parts,
 )
 from web.auth import require_customer, tenant_id_of, tenant_of
-from web.i18n import N_, Translator
+from web.i18n import N_, Translator, babel_locale
 from web.rendering import page
 from web.routes import documents, reconciliation
 from web.routes.account_statement import month_name
@@ -56,10 +57,13 @@ def _exact(translate: Translator, value: Decimal) -> str:
     return translate.number(value, places)
 
 
-def _month_options(translate: Translator) -> list[tuple[str, str]]:
+@cache
+def _month_options(locale: str) -> tuple[tuple[str, str], ...]:
     """January to December as the reader's language names a month on its own."""
-    names = get_month_names("wide", context="stand-alone", locale=translate.babel_locale)
-    return [(f"{number:02d}", names[number][:1].upper() + names[number][1:]) for number in names]
+    names = get_month_names("wide", context="stand-alone", locale=babel_locale(locale))
+    return tuple(
+        (f"{number:02d}", names[number][:1].upper() + names[number][1:]) for number in names
+    )
 
 
 def _raw_period(request: Request[Any, Any, Any]) -> str:
@@ -79,7 +83,7 @@ async def breakdown_page(request: Request[Any, Any, Any], account_id: int) -> Te
     translate = i18n(request)
     today = tenant_today(request, config)
     context: dict[str, Any] = {
-        "months": _month_options(translate),
+        "months": _month_options(translate.locale),
         "years": [str(year) for year in range(today.year, EARLIEST_MONTH.year - 1, -1)],
         "month_name": lambda month: month_name(translate, month),
         "service_name": lambda code: service_name(translate, code),
