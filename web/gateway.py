@@ -13,9 +13,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
-from functools import lru_cache
 from http.cookies import SimpleCookie
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,17 +56,14 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-@lru_cache(maxsize=512)
-def _cookies(header: str) -> Mapping[str, str]:
-    """The Cookie header's values. Kept per header: a request asks three times (session,
-    preview, language), a signed-in visitor sends the same header on every request, and
-    SimpleCookie's parsing is slow. Read-only: the mapping is shared."""
+def _cookies(header: str) -> dict[str, str]:
+    """The Cookie header's values, parsed once per request (SimpleCookie is slow)."""
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(header)
     except Exception:  # a mangled Cookie header is treated as no cookies
         return {}
-    return MappingProxyType({key: morsel.value for key, morsel in jar.items()})
+    return {key: morsel.value for key, morsel in jar.items()}
 
 
 class Gateway:
@@ -140,13 +135,14 @@ class Gateway:
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], host: str
     ) -> None:
         state = scope["state"]
+        cookies = _cookies(headers.get("cookie", ""))
         host_map = self.host_map()
         tenant = host_map.tenant_for(host)
         platform = tenant is None and host_map.is_platform(host)
         if tenant is not None:
-            await self._resolve_visitor(state, headers, tenant.slug)
-            tenant = await self._preview(state, headers, tenant)
-        self._choose_locale(state, headers, scope, tenant)
+            await self._resolve_visitor(state, cookies, tenant.slug)
+            tenant = await self._preview(state, cookies, tenant)
+        self._choose_locale(state, headers, cookies, scope, tenant)
         if tenant is None and not platform:
             await self._unknown_host(state, scope, send)
             return
@@ -155,10 +151,10 @@ class Gateway:
         await self.app(scope, receive, send)
 
     async def _resolve_visitor(
-        self, state: dict[str, Any], headers: dict[str, str], slug: str
+        self, state: dict[str, Any], cookies: Mapping[str, str], slug: str
     ) -> None:
         """The session comes before the locale: a signed-in customer's saved language counts."""
-        token = _cookies(headers.get("cookie", "")).get(SESSION_COOKIE)
+        token = cookies.get(SESSION_COOKIE)
         if not token or self.resolve_visitor is None:
             return
         found = await self.resolve_visitor(slug, token)
@@ -170,7 +166,7 @@ class Gateway:
         if locale:
             state["saved_locale"] = locale
 
-    async def _preview(self, state: dict[str, Any], headers: dict[str, str], tenant: Any) -> Any:
+    async def _preview(self, state: dict[str, Any], cookies: Mapping[str, str], tenant: Any) -> Any:
         """The draft configuration a staff member of this tenant previews the site with.
 
         Only staff who may manage the tenant (the only staff `_resolve_visitor` accepts on
@@ -179,7 +175,7 @@ class Gateway:
         found = state.get("visitor")
         if self.resolve_preview is None or found is None or found.staff is None:
             return tenant
-        raw = _cookies(headers.get("cookie", "")).get(PREVIEW_COOKIE, "")
+        raw = cookies.get(PREVIEW_COOKIE, "")
         if not raw.isdigit() or len(raw) > 9:
             return tenant
         draft = await self.resolve_preview(tenant.slug, int(raw))
@@ -189,7 +185,12 @@ class Gateway:
         return draft
 
     def _choose_locale(
-        self, state: dict[str, Any], headers: dict[str, str], scope: Scope, tenant: Any
+        self,
+        state: dict[str, Any],
+        headers: dict[str, str],
+        cookies: Mapping[str, str],
+        scope: Scope,
+        tenant: Any,
     ) -> None:
         if tenant is not None:
             enabled, default = list(tenant.locales.enabled), tenant.locales.default
@@ -197,7 +198,6 @@ class Gateway:
             enabled, default = loaded_locales(), "en"
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         explicit = query["lang"][0] if query.get("lang") else None
-        cookies = _cookies(headers.get("cookie", ""))
         cookie = cookies.get(LANGUAGE_COOKIE)
         locale = negotiate_locale(
             enabled=enabled,
