@@ -66,7 +66,8 @@ def test_a_failed_statement_leaves_the_shared_session_usable(database_url: str) 
         async with database.request_reads():
             with pytest.raises(DBAPIError):
                 async with database.reads() as session:
-                    await session.execute(text("SELECT no_such_column FROM tenant"))
+                    connection = await session.connection()
+                    await connection.execute(text("SELECT no_such_column FROM tenant"))
             assert "ivanovo-water" in await _slugs(database)
 
     _run(database_url, scenario)
